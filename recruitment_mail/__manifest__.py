@@ -1,0 +1,24 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+{
+    "name": "Recruitment Mail",
+    "summary": "Outbox and Sent items for a recruitment agency's outgoing email",
+    "version": "18.0.1.0.0",
+    "category": "Human Resources/Recruitment",
+    "author": "recruitment_mail developers",
+    "license": "LGPL-3",
+    "depends": ["mail", "contacts", "hr_recruitment"],
+    "external_dependencies": {"python": ["email_validator"]},
+    "data": [
+        "security/recruitment_mail_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/mail_mail_views.xml",
+        "views/menus.xml",
+    ],
+    "demo": [
+        "demo/recruitment_mail_demo.xml",
+    ],
+    "application": True,
+    "uninstall_hook": "uninstall_hook",
+    "installable": True,
+}

@@ -1,0 +1,466 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+import logging
+import re
+import smtplib
+import textwrap
+import threading
+from itertools import groupby
+
+from email_validator import EmailNotValidError, validate_email
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+
+from .ir_mail_server import describe_error
+
+_logger = logging.getLogger(__name__)
+
+OUTBOX_STATUSES = [
+    ("queued", "Queued"),
+    ("scheduled", "Scheduled"),
+    ("failed", "Failed"),
+    ("sent", "Sent"),
+    ("cancel", "Cancelled"),
+]
+OUTBOX_STATE_TO_STATUS = {"exception": "failed", "sent": "sent", "cancel": "cancel"}
+IN_OUTBOX = ("queued", "scheduled", "failed")
+
+# Mail that carries a login link or code: kept out of everyone's sight but
+# administrators', and deleted once sent as stock Odoo does.
+SYSTEM_MAIL_MODELS = ("res.users", "portal.wizard.user")
+SYSTEM_MAIL_MARKERS = ("/web/reset_password", "/web/signup", "signup_token", "auth_totp")
+
+# Splits a To/Cc field on commas and semicolons that are outside quotes and
+# angle brackets: email.utils.getaddresses() silently rewrites malformed
+# addresses ("bob@@x.com" becomes "@x.com"), which would hide the very
+# mistake the user has to see.
+_ADDRESS_TOKEN = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<]+)+')
+_ANGLE_ADDR = re.compile(r"<([^>]*)>\s*$")
+
+
+def split_raw_addresses(value):
+    """Return the addresses of a To/Cc header value exactly as typed."""
+    addresses = []
+    for token in _ADDRESS_TOKEN.findall(value or ""):
+        token = token.strip()
+        if not token:
+            continue
+        angle = _ANGLE_ADDR.search(token)
+        addresses.append((angle.group(1) if angle else token).strip())
+    return [address for address in addresses if address]
+
+
+def address_syntax_error(address):
+    """Explain what is wrong with one address, or return None when it is valid."""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+class MailMail(models.Model):
+    _inherit = "mail.mail"
+
+    outbox_status = fields.Selection(
+        OUTBOX_STATUSES,
+        string="Outbox status",
+        compute="_compute_outbox_status",
+        store=True,
+        readonly=True,
+        index=True,
+        help="Queued: waiting to be sent now. Scheduled: to be sent at its scheduled "
+        "date. Failed: could not be sent, see the failure message.",
+    )
+    attempt_count = fields.Integer("Attempts", readonly=True, copy=False)
+    last_attempt_date = fields.Datetime("Last attempt", readonly=True, copy=False)
+    date_sent = fields.Datetime("Sent on", readonly=True, copy=False)
+    smtp_server_id = fields.Many2one(
+        "ir.mail_server",
+        string="Mail server used",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The outgoing mail server this email was last handed to.",
+    )
+    failure_summary = fields.Char(
+        "Failure message", compute="_compute_failure_summary"
+    )
+    mail_user_id = fields.Many2one(
+        "res.users",
+        string="User",
+        compute="_compute_mail_user_id",
+        store=True,
+        readonly=True,
+        index=True,
+        help="The user who wrote or sent this email: its author's user, else the user who created it.",
+    )
+    is_system_mail = fields.Boolean(
+        "System email",
+        compute="_compute_is_system_mail",
+        store=True,
+        readonly=True,
+        help="Sent by Odoo on its own behalf (password reset, invitation, "
+        "verification code): only administrators can see it.",
+    )
+    failure_type = fields.Selection(
+        selection_add=[("mail_rejected", "Rejected by the mail server")]
+    )
+
+    @api.depends("state", "scheduled_date")
+    def _compute_outbox_status(self):
+        # "Scheduled" depends on the clock: the queue cron turns due scheduled
+        # mail into queued mail (_promote_due_scheduled) as it picks it up.
+        now = fields.Datetime.now()
+        for mail in self:
+            if mail.state == "outgoing":
+                is_later = mail.scheduled_date and mail.scheduled_date > now
+                mail.outbox_status = "scheduled" if is_later else "queued"
+            else:
+                mail.outbox_status = OUTBOX_STATE_TO_STATUS.get(mail.state, False)
+
+    @api.depends("failure_reason")
+    def _compute_failure_summary(self):
+        for mail in self:
+            reason = (mail.failure_reason or "").strip()
+            first_line = reason.splitlines()[0] if reason else ""
+            mail.failure_summary = textwrap.shorten(first_line, width=120, placeholder=" ...")
+
+    @api.depends("author_id", "create_uid")
+    def _compute_mail_user_id(self):
+        for mail in self:
+            author_user = mail.author_id.user_ids.filtered(lambda user: not user.share)[:1]
+            mail.mail_user_id = author_user or mail.create_uid or self.env.user
+
+    @api.depends("model", "body_html")
+    def _compute_is_system_mail(self):
+        for mail in self:
+            body = mail.body_html or ""
+            mail.is_system_mail = mail.model in SYSTEM_MAIL_MODELS or any(
+                marker in body for marker in SYSTEM_MAIL_MARKERS
+            )
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        mails = super().create(vals_list)
+        mails._trigger_queue()
+        return mails
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("scheduled_date") or vals.get("state") == "outgoing":
+            self._trigger_queue()
+        return res
+
+    def _trigger_queue(self):
+        """Wake the queue cron when this mail becomes due, instead of waiting
+        for its next periodic run."""
+        due = self.filtered(lambda m: m.state == "outgoing")
+        if not due:
+            return
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if not cron:
+            return
+        now = fields.Datetime.now()
+        at_list = {max(mail.scheduled_date or now, now) for mail in due}
+        cron.sudo()._trigger_list(sorted(at_list))
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_resend(self):
+        """Put failed mail back in the queue and have the cron send it now."""
+        not_failed = self.filtered(lambda m: m.state != "exception")
+        if not_failed:
+            raise UserError(
+                self.env._(
+                    "Only failed emails can be resent. These are not failed: %(emails)s",
+                    emails=", ".join(
+                        f"{mail.subject or self.env._('(no subject)')} ({mail._outbox_status_label()})"
+                        for mail in not_failed[:10]
+                    ),
+                )
+            )
+        self.write({"state": "outgoing", "failure_type": False})
+        _logger.info("Outbox: %s failed email(s) resent by user %s: %s", len(self), self.env.uid, self.ids)
+        return self._notify_and_reload(
+            self.env._("%(count)s email(s) queued again; they are being sent now.", count=len(self))
+        )
+
+    def action_delete(self):
+        """Remove mail from the Outbox for good; sent mail is not the Outbox's."""
+        sent = self.filtered(lambda m: m.state == "sent")
+        if sent:
+            raise UserError(
+                self.env._(
+                    "Sent emails cannot be deleted from the Outbox: %(emails)s",
+                    emails=", ".join(mail.subject or self.env._("(no subject)") for mail in sent[:10]),
+                )
+            )
+        count = len(self)
+        # Checked as the user; the cascade to each mail's own message is an
+        # implementation detail the user need not have rights on.
+        self.check_access("unlink")
+        _logger.info("Outbox: %s email(s) deleted by user %s: %s", count, self.env.uid, self.ids)
+        self.sudo().unlink()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("%(count)s email(s) deleted.", count=count),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_open_mail_server(self):
+        """Open the outgoing mail server that failed, or the list of servers."""
+        self.ensure_one()
+        server = self.smtp_server_id or self.mail_server_id
+        if server:
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "ir.mail_server",
+                "res_id": server.id,
+                "view_mode": "form",
+                "target": "current",
+            }
+        return self.env["ir.actions.actions"]._for_xml_id("base.action_ir_mail_server_list")
+
+    def _notify_and_reload(self, message):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": message,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _outbox_status_label(self):
+        return dict(self._fields["outbox_status"]._description_selection(self.env)).get(
+            self.outbox_status, self.state
+        )
+
+    # ------------------------------------------------------------------
+    # Queue processing
+    # ------------------------------------------------------------------
+
+    @api.model
+    def process_email_queue(self, ids=None, batch_size=1000):
+        """Send due mail, oldest-due first.
+
+        Stock Odoo picks the newest ids first, so under a backlog old mail can
+        wait forever; here mail leaves in the order it became due (its
+        scheduled date, or its creation for mail queued without one).
+        """
+        if ids or "filters" in self.env.context:
+            return super().process_email_queue(ids=ids, batch_size=batch_size)
+        self._promote_due_scheduled()
+        batch_size = int(
+            self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size)
+        )
+        send_ids = self._pick_due_ids(batch_size)
+        if not send_ids:
+            return True
+        total = len(send_ids) if len(send_ids) < batch_size else self._count_due()
+        done = set()
+
+        def post_send_callback(mail_ids):
+            done.update(mail_ids)
+            self.env["ir.cron"]._notify_progress(done=len(done), remaining=max(total - len(done), 0))
+
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        try:
+            return self.browse(send_ids).send(auto_commit=auto_commit, post_send_callback=post_send_callback)
+        except Exception:
+            _logger.exception("Failed processing mail queue")
+        return None
+
+    _DUE_WHERE = "state = 'outgoing' AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)"
+
+    def _pick_due_ids(self, limit):
+        self.flush_model(["state", "scheduled_date"])
+        self.env.cr.execute(
+            f"""SELECT id FROM mail_mail
+                 WHERE {self._DUE_WHERE}
+              ORDER BY COALESCE(scheduled_date, create_date), id
+                 LIMIT %(limit)s""",
+            {"now": fields.Datetime.now(), "limit": limit},
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _count_due(self):
+        self.env.cr.execute(
+            f"SELECT count(*) FROM mail_mail WHERE {self._DUE_WHERE}", {"now": fields.Datetime.now()}
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _promote_due_scheduled(self):
+        """Scheduled mail whose time has come is Queued from now on."""
+        self.flush_model(["outbox_status", "scheduled_date"])
+        self.env.cr.execute(
+            """UPDATE mail_mail SET outbox_status = 'queued'
+                WHERE outbox_status = 'scheduled' AND state = 'outgoing'
+                  AND scheduled_date <= %s
+            RETURNING id""",
+            (fields.Datetime.now(),),
+        )
+        promoted = [row[0] for row in self.env.cr.fetchall()]
+        if promoted:
+            self.browse(promoted).invalidate_recordset(["outbox_status"])
+
+    def send(self, auto_commit=False, raise_exception=False, post_send_callback=None):
+        # The flag makes ir.mail_server.connect() explain a connection failure
+        # in words a user can act on (see ir_mail_server.py).
+        return super(MailMail, self.with_context(recruitment_mail_sending=True)).send(
+            auto_commit=auto_commit,
+            raise_exception=raise_exception,
+            post_send_callback=post_send_callback,
+        )
+
+    def _split_by_mail_configuration(self):
+        # Record which server each batch is handed to, so a failure can point
+        # at the server to fix (one UPDATE per batch).
+        for mail_server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
+            self.browse(batch_ids).write({"smtp_server_id": mail_server_id or False})
+            yield mail_server_id, alias_domain_id, smtp_from, batch_ids
+
+    def _send(self, auto_commit=False, raise_exception=False, smtp_session=None, alias_domain_id=False,
+              mail_server=False, post_send_callback=None):
+        """Send mail one by one through stock ``_send``, so that a mail with a
+        bad address or a dropped connection gets a message a user can act on
+        instead of stopping the batch or failing without a reason."""
+        for mail in self:
+            if mail.state != "outgoing":
+                continue
+            problem = mail._recipient_problem()
+            if problem:
+                failure_type, reason = problem
+                mail._mark_failed(reason, failure_type)
+            else:
+                report = {}
+                try:
+                    super(MailMail, mail.with_context(recruitment_mail_report=report))._send(
+                        auto_commit=False,
+                        raise_exception=raise_exception,
+                        smtp_session=smtp_session,
+                        alias_domain_id=alias_domain_id,
+                        mail_server=mail_server,
+                    )
+                except smtplib.SMTPServerDisconnected as exc:
+                    # The session is gone: this mail gets the reason, the rest
+                    # of the batch stays queued for the next run.
+                    server = mail_server or mail.smtp_server_id
+                    reason = self.env._(
+                        "The outgoing mail server %(server)s closed the connection while this email "
+                        "was being sent (%(error)s). Check the SMTP settings if this happens again.",
+                        server=server.display_name if server else self.env._("(default)"),
+                        error=describe_error(exc),
+                    )
+                    mail._mark_failed(reason, "mail_smtp")
+                    if raise_exception:
+                        raise
+                    self._commit_sent(auto_commit, post_send_callback, mail)
+                    self._trigger_queue()
+                    break
+            self._commit_sent(auto_commit, post_send_callback, mail)
+        return True
+
+    def _commit_sent(self, auto_commit, post_send_callback, mail):
+        if auto_commit is True:
+            if post_send_callback:
+                post_send_callback(mail.ids)
+            self.env.cr.commit()
+
+    def _recipient_problem(self):
+        """Return (failure_type, message) when this mail cannot be addressed,
+        checked before anything is handed to the SMTP server so that a mail to
+        several people never reaches only some of them."""
+        self.ensure_one()
+        invalid = []
+        for address in split_raw_addresses(self.email_to) + split_raw_addresses(self.email_cc):
+            error = address_syntax_error(address)
+            if error:
+                invalid.append((address, error))
+        for partner in self.recipient_ids:
+            if not partner.email:
+                return (
+                    "mail_email_missing",
+                    self.env._("No email address for the recipient %(name)s. Add one on the contact, then resend.",
+                      name=partner.display_name),
+                )
+            for address in split_raw_addresses(partner.email):
+                error = address_syntax_error(address)
+                if error:
+                    invalid.append((address, error))
+        if invalid:
+            return (
+                "mail_email_invalid",
+                "\n".join(
+                    self.env._("Address syntax error: '%(address)s'. %(reason)s", address=address, reason=error)
+                    for address, error in invalid
+                ),
+            )
+        if not self.email_to and not self.email_cc and not self.recipient_ids:
+            return "mail_email_missing", self.env._("This email has no recipient.")
+        return None
+
+    def _mark_failed(self, reason, failure_type):
+        _logger.info("Email %s failed (%s): %s", self.id, failure_type, reason)
+        # reason and type are written with the attempt, in _postprocess_sent_message
+        self.write({"state": "exception"})
+        self._postprocess_sent_message(success_pids=[], failure_reason=reason, failure_type=failure_type)
+
+    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+        """Record the attempt on the mail and keep what stock would delete:
+        failed mail stays in the Outbox, business mail stays in Sent items."""
+        report = self.env.context.get("recruitment_mail_report") or {}
+        if failure_type and report.get("failure_type"):
+            failure_type = report["failure_type"]
+        now = fields.Datetime.now()
+
+        def key(mail):
+            return mail.attempt_count, mail.state, mail.is_system_mail
+
+        for (attempts, state, is_system), mails in groupby(self.sorted(key), key=key):
+            mails = self.concat(*mails)
+            vals = {"attempt_count": attempts + 1, "last_attempt_date": now}
+            if state == "sent":
+                vals["date_sent"] = now
+                if not is_system:
+                    vals["auto_delete"] = False
+            elif state == "exception":
+                vals["auto_delete"] = False
+                if failure_type:
+                    vals["failure_type"] = failure_type
+                if failure_reason:
+                    vals["failure_reason"] = failure_reason
+                elif any(mail._has_no_usable_reason() for mail in mails):
+                    vals["failure_reason"] = mails._no_reason_message(failure_type)
+            mails.write(vals)
+        return super()._postprocess_sent_message(
+            success_pids, failure_reason=failure_reason, failure_type=failure_type
+        )
+
+    def _has_no_usable_reason(self):
+        # Stock writes this placeholder before sending and leaves it when the
+        # mail fails without an exception to report.
+        reason = (self.failure_reason or "").strip()
+        return not reason or reason.startswith("Error without exception") or reason == self.env._(
+            "Error without exception. Probably due to sending an email without computed recipients."
+        )
+
+    def _no_reason_message(self, failure_type):
+        if failure_type in ("mail_email_invalid", "mail_email_missing"):
+            return self.env._("No valid recipient address: check the To and Cc addresses and the "
+                     "recipients' contacts, then resend.")
+        return self.env._("The email could not be sent and the mail server gave no reason. "
+                 "Check the SMTP settings of the outgoing mail server (Settings > Technical > "
+                 "Outgoing Mail Servers), use Test Connection, then resend.")
