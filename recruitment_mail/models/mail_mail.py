@@ -4,6 +4,7 @@ import re
 import smtplib
 import textwrap
 import threading
+from datetime import timedelta
 from itertools import groupby
 
 from email_validator import EmailNotValidError, validate_email
@@ -247,6 +248,44 @@ class MailMail(models.Model):
         return dict(self._fields["outbox_status"]._description_selection(self.env)).get(
             self.outbox_status, self.state
         )
+
+    # ------------------------------------------------------------------
+    # Retention
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _gc_sent_mail(self, batch_size=1000):
+        """Delete sent mail older than the retention period, a batch per
+        transaction, so the queue and the users are never blocked for long."""
+        days = int(self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.retention_days", 365))
+        if days <= 0:
+            return 0
+        limit_date = fields.Datetime.now() - timedelta(days=days)
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        self.flush_model(["state", "date_sent"])
+        deleted = 0
+        while True:
+            # SKIP LOCKED: a row someone is working on waits for the next night
+            self.env.cr.execute(
+                """SELECT id FROM mail_mail
+                    WHERE state = 'sent' AND date_sent < %s
+                    ORDER BY date_sent
+                    LIMIT %s
+                    FOR UPDATE SKIP LOCKED""",
+                (limit_date, batch_size),
+            )
+            ids = [row[0] for row in self.env.cr.fetchall()]
+            if not ids:
+                break
+            self.sudo().browse(ids).unlink()
+            deleted += len(ids)
+            if auto_commit:
+                self.env.cr.commit()
+            if len(ids) < batch_size:
+                break
+        if deleted:
+            _logger.info("Retention: deleted %s sent email(s) older than %s days", deleted, days)
+        return deleted
 
     # ------------------------------------------------------------------
     # Queue processing

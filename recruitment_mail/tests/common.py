@@ -6,6 +6,7 @@ from unittest.mock import patch
 from lxml import etree
 
 from odoo import fields
+from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.base.tests.common import MockSmtplibCase
@@ -105,17 +106,27 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
         return self._action_records(action, user, filters)
 
     def _action_records(self, action, user, filters):
+        """Search as the web client does: the action's domain, and the chosen
+        filters OR-ed within a group of the search view and AND-ed across."""
         env = self.env(user=user)
-        eval_ctx = {"uid": user.id, "context_today": fields.Date.context_today, "datetime": fields.Datetime}
-        domain = safe_eval(action.domain or "[]", eval_ctx)
+        domain = safe_eval(action.domain or "[]", {"uid": user.id})
+        groups = {}
         for name in filters:
-            domain = domain + self.filter_domain(action, name, user)
+            group, filter_domain = self.filter_domain(action, name, user)
+            groups.setdefault(group, []).append(filter_domain)
+        for group_domains in groups.values():
+            domain = expression.AND([domain, expression.OR(group_domains)])
         return env["mail.mail"].search(domain)
 
     def filter_domain(self, action, name, user):
+        """(group number, domain) of the search view's filter ``name``."""
         arch = self.env["mail.mail"].with_user(user).get_views(
             [(action.search_view_id.id, "search")]
         )["views"]["search"]["arch"]
-        node = etree.fromstring(arch).xpath(f"//filter[@name='{name}']")
-        self.assertTrue(node, f"the search view offers no filter {name!r} to {user.login}")
-        return safe_eval(node[0].get("domain"), {"uid": user.id})
+        group = 0
+        for node in etree.fromstring(arch):
+            if node.tag == "separator":
+                group += 1
+            elif node.tag == "filter" and node.get("name") == name:
+                return group, safe_eval(node.get("domain"), {"uid": user.id})
+        self.fail(f"the search view offers no filter {name!r} to {user.login}")
