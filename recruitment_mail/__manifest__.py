@@ -13,6 +13,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
         "views/mail_mail_views.xml",
+        "views/mail_about_views.xml",
         "views/res_config_settings_views.xml",
         "views/menus.xml",
     ],
@@ -20,6 +21,7 @@
         "demo/recruitment_mail_demo.xml",
     ],
     "application": True,
+    "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
     "installable": True,
 }

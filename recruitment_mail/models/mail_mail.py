@@ -9,8 +9,9 @@ from itertools import groupby
 
 from email_validator import EmailNotValidError, validate_email
 
-from odoo import api, fields, models, tools
+from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import sql
 
 from .ir_mail_server import describe_error
 
@@ -108,6 +109,57 @@ class MailMail(models.Model):
         selection_add=[("mail_rejected", "Rejected by the mail server")]
     )
 
+    # What the mail is about and whom it went to: learnt once at creation
+    # (see _context_values) and stored, so that lists and Email tabs read it
+    # from an index instead of working it out per row.
+    job_id = fields.Many2one(
+        "hr.job", string="Vacancy", index="btree_not_null", readonly=True, copy=False, ondelete="set null")
+    applicant_id = fields.Many2one(
+        "hr.applicant", string="Application", index="btree_not_null", readonly=True, copy=False,
+        ondelete="set null")
+    placement_id = fields.Many2one(
+        "hr.applicant", string="Placement", index="btree_not_null", readonly=True, copy=False,
+        ondelete="set null", help="The hired application (placement) this email was about.")
+    candidate_id = fields.Many2one(
+        "hr.candidate", string="Candidate", index="btree_not_null", readonly=True, copy=False,
+        ondelete="set null")
+    contact_ids = fields.Many2many(
+        "res.partner", "mail_mail_contact_rel", "mail_id", "partner_id", string="Contacts",
+        readonly=True, copy=False,
+        help="Every contact this email was addressed to: its recipients, and the contacts "
+        "whose email address is in its To or Cc.")
+
+    def _auto_init(self):
+        # Created before the ORM sees them so that installing on a database
+        # with a million emails does not compute them all in one transaction:
+        # the post-init hook fills them in batches (_backfill).
+        for name, column_type in (("outbox_status", "varchar"), ("mail_user_id", "int4"),
+                                  ("is_system_mail", "bool")):
+            if not sql.column_exists(self.env.cr, self._table, name):
+                sql.create_column(self.env.cr, self._table, name, column_type)
+        return super()._auto_init()
+
+    @api.model
+    def _backfill(self, batch_size=5000):
+        """Give mail that existed before the install its status, user and
+        context, a batch at a time."""
+        self.env.cr.execute("SELECT id FROM mail_mail ORDER BY id")
+        all_ids = [row[0] for row in self.env.cr.fetchall()]
+        computed = [self._fields[name] for name in ("outbox_status", "mail_user_id", "is_system_mail")]
+        for batch_ids in tools.split_every(batch_size, all_ids):
+            mails = self.sudo().browse(batch_ids)
+            for field in computed:
+                self.env.add_to_compute(field, mails)
+            mails._store_context()
+            self.env.cr.execute(
+                """UPDATE mail_mail SET date_sent = write_date
+                    WHERE state = 'sent' AND date_sent IS NULL AND id = ANY(%s)""",
+                (list(batch_ids),),
+            )
+            mails.flush_recordset()
+            self.env.invalidate_all()
+        _logger.info("Backfilled Outbox data of %s existing email(s)", len(all_ids))
+
     @api.depends("state", "scheduled_date")
     def _compute_outbox_status(self):
         # "Scheduled" depends on the clock: the queue cron turns due scheduled
@@ -148,8 +200,66 @@ class MailMail(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         mails = super().create(vals_list)
+        mails._store_context(explicit=vals_list)
         mails._trigger_queue()
         return mails
+
+    def _store_context(self, explicit=None):
+        """Store the vacancy, placement, candidate and contacts of these mails.
+        Values given explicitly at creation (Jobs by Email) are kept."""
+        per_mail = self.sudo()._context_values()
+        for mail, vals in zip(self, explicit or [{}] * len(self)):
+            values = {key: value for key, value in per_mail[mail.id].items() if not vals.get(key)}
+            if values:
+                mail.sudo().write(values)
+
+    def _context_values(self):
+        """{mail id: values} for the context fields, a few queries per batch.
+        Recipients (recipient_ids) are read, never changed."""
+        values = {mail.id: {} for mail in self}
+        by_model = {}
+        for mail in self:
+            if mail.model and mail.res_id:
+                by_model.setdefault(mail.model, []).append(mail)
+        for mail in by_model.get("hr.job", []):
+            values[mail.id]["job_id"] = mail.res_id
+        for mail in by_model.get("hr.candidate", []):
+            values[mail.id]["candidate_id"] = mail.res_id
+        applicant_mails = by_model.get("hr.applicant", [])
+        if applicant_mails:
+            applicants = self.env["hr.applicant"].with_context(active_test=False).browse(
+                {mail.res_id for mail in applicant_mails}).exists()
+            for mail in applicant_mails:
+                applicant = applicants.filtered(lambda a, res_id=mail.res_id: a.id == res_id)
+                if not applicant:
+                    continue
+                values[mail.id].update({
+                    "applicant_id": applicant.id,
+                    "job_id": applicant.job_id.id,
+                    "candidate_id": applicant.candidate_id.id,
+                    "placement_id": applicant.id if applicant.application_status == "hired" else False,
+                })
+        partners_by_email = self._partners_by_address()
+        for mail in self:
+            contacts = set(mail.recipient_ids.ids)
+            for address in tools.email_normalize_all(f"{mail.email_to or ''},{mail.email_cc or ''}"):
+                contacts.update(partners_by_email.get(address, ()))
+            if contacts:
+                values[mail.id]["contact_ids"] = [Command.set(sorted(contacts))]
+        return values
+
+    def _partners_by_address(self):
+        addresses = set()
+        for mail in self:
+            addresses.update(tools.email_normalize_all(f"{mail.email_to or ''},{mail.email_cc or ''}"))
+        if not addresses:
+            return {}
+        partners = self.env["res.partner"].with_context(active_test=False).search_read(
+            [("email_normalized", "in", list(addresses))], ["email_normalized"])
+        found = {}
+        for partner in partners:
+            found.setdefault(partner["email_normalized"], []).append(partner["id"])
+        return found
 
     def write(self, vals):
         res = super().write(vals)
@@ -232,6 +342,14 @@ class MailMail(models.Model):
                 "target": "current",
             }
         return self.env["ir.actions.actions"]._for_xml_id("base.action_ir_mail_server_list")
+
+    def action_open_vacancy(self):
+        self.ensure_one()
+        return self.job_id._get_records_action(name=self.env._("Vacancy"))
+
+    def action_open_placement(self):
+        self.ensure_one()
+        return self.placement_id._get_records_action(name=self.env._("Placement"))
 
     def _notify_and_reload(self, message):
         return {

@@ -1,0 +1,125 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+from odoo.tests import Form, tagged
+
+from odoo.addons.mail.tests.common import mail_new_test_user
+
+from .common import OutboxCase
+
+
+@tagged("post_install", "-at_install")
+class TestEmailTab(OutboxCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.officer = mail_new_test_user(
+            cls.env, login="officer_tab", name="Olga Officer", email="olga@agency.example.com",
+            groups="hr_recruitment.group_hr_recruitment_user",
+        )
+        cls.client = cls.env["res.partner"].create({"name": "Northwind Logistics", "is_company": True})
+        cls.client_contact = cls.env["res.partner"].create({
+            "name": "Priya Shah", "email": "priya.shah@northwind.example.com", "parent_id": cls.client.id})
+        cls.anna_partner = cls.env["res.partner"].create({"name": "Anna Kowalski", "email": "anna.k@example.com"})
+        cls.anna = cls.env["hr.candidate"].create({"partner_id": cls.anna_partner.id, "partner_name": "Anna Kowalski"})
+        cls.job = cls.env["hr.job"].create({"name": "Warehouse Team Leader"})
+
+    def post(self, record, partners, body="<p>Hello</p>", user=None):
+        """Send an email from a record's chatter, as a recruiter does."""
+        with self.smtp():
+            record.with_user(user or self.officer).message_post(
+                body=body, subject=f"About {record.display_name}", partner_ids=partners.ids,
+                message_type="comment", subtype_xmlid="mail.mt_comment",
+            )
+            self.env["mail.mail"].process_email_queue()
+        self.env.invalidate_all()
+        return self.env["mail.mail"].search([("model", "=", record._name), ("res_id", "=", record.id)])
+
+    def test_vacancy_email_appears_in_candidate_and_contact_tabs_with_vacancy_icon(self):
+        mail = self.post(self.job, self.anna_partner)
+        self.assertEqual(mail.recipient_ids, self.anna_partner, "who receives it is unchanged")
+        self.assertEqual(mail.job_id, self.job)
+        self.assertFalse(mail.placement_id)
+        self.assertIn(mail, self.anna.with_user(self.officer).contact_mail_ids)
+        self.assertIn(mail, self.anna_partner.with_user(self.officer).contact_mail_ids)
+        self.assertEqual(self.anna.with_user(self.officer).contact_mail_count, 1)
+        action = mail.with_user(self.officer).action_open_vacancy()
+        self.assertEqual((action["res_model"], action["res_id"]), ("hr.job", self.job.id))
+        self.assertIn(mail, self.job.with_user(self.officer).contact_mail_ids)
+
+    def test_hired_application_email_carries_the_placement_icon(self):
+        applicant = self.env["hr.applicant"].create({"candidate_id": self.anna.id, "job_id": self.job.id})
+        hired_stage = self.env["hr.recruitment.stage"].search([("hired_stage", "=", True)], limit=1)
+        applicant.stage_id = hired_stage
+        self.assertEqual(applicant.application_status, "hired")
+        mail = self.post(applicant, self.anna_partner)
+        self.assertEqual(mail.placement_id, applicant)
+        self.assertEqual(mail.job_id, self.job)
+        self.assertEqual(mail.candidate_id, self.anna)
+        action = mail.with_user(self.officer).action_open_placement()
+        self.assertEqual((action["res_model"], action["res_id"]), ("hr.applicant", applicant.id))
+        self.assertIn(mail, applicant.with_user(self.officer).contact_mail_ids)
+        self.assertIn(mail, self.anna.with_user(self.officer).contact_mail_ids)
+
+    def test_ongoing_application_is_not_a_placement(self):
+        applicant = self.env["hr.applicant"].create({"candidate_id": self.anna.id, "job_id": self.job.id})
+        mail = self.post(applicant, self.anna_partner)
+        self.assertEqual(mail.applicant_id, applicant)
+        self.assertFalse(mail.placement_id)
+
+    def test_raw_to_address_of_a_known_contact_is_found_by_address(self):
+        mail = self.queue_mail(user=self.officer, email_to='"Priya" <Priya.Shah@Northwind.example.com>')
+        self.assertEqual(mail.contact_ids, self.client_contact)
+        self.assertFalse(mail.recipient_ids, "matching by address adds no recipient")
+        self.run_cron()
+        self.assertEqual(self.delivered_to(), ["priya.shah@northwind.example.com"])
+        self.assertIn(mail, self.client_contact.with_user(self.officer).contact_mail_ids)
+
+    def test_company_tab_lists_email_sent_to_its_contacts(self):
+        mail = self.queue_mail(user=self.officer, email_to="priya.shah@northwind.example.com")
+        self.assertIn(mail, self.client.with_user(self.officer).contact_mail_ids)
+
+    def test_tab_shows_only_what_the_user_may_see(self):
+        mail = self.queue_mail(user=self.colleague, email_to="anna.k@example.com")
+        self.assertIn(mail, self.anna_partner.with_user(self.officer).contact_mail_ids)
+        self.assertNotIn(mail, self.anna_partner.with_user(self.recruiter).contact_mail_ids)
+        own = self.queue_mail(user=self.recruiter, email_to="anna.k@example.com")
+        self.env.invalidate_all()  # a new request
+        self.assertEqual(self.anna_partner.with_user(self.recruiter).contact_mail_ids, own)
+
+    def test_candidate_form_shows_the_email_tab(self):
+        self.queue_mail(user=self.officer, email_to="anna.k@example.com", subject="Shortlisted")
+        form = Form(self.anna.with_user(self.officer))
+        self.assertEqual(len(form.contact_mail_ids), 1)
+        self.assertEqual(form.contact_mail_ids[0].subject, "Shortlisted")
+        self.assertEqual(form.contact_mail_count, 1)
+        action = self.anna.with_user(self.officer).action_open_contact_mail()
+        self.assertEqual(self.env["mail.mail"].with_user(self.officer).search(action["domain"]).subject, "Shortlisted")
+
+    def test_vacancy_and_placement_filters(self):
+        about_job = self.post(self.job, self.anna_partner)
+        plain = self.queue_mail(user=self.officer, email_to="someone@example.com")
+        self.run_cron()
+        sent = self.sent_items(self.officer, "my_mail", "about_vacancy")
+        self.assertIn(about_job, sent)
+        self.assertNotIn(plain, sent)
+        self.assertFalse(self.sent_items(self.officer, "my_mail", "about_placement") & (about_job | plain))
+
+    def test_backfill_links_email_that_existed_before_the_install(self):
+        mail = self.post(self.job, self.anna_partner)
+        raw = self.queue_mail(user=self.officer, email_to="priya.shah@northwind.example.com")
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE mail_mail SET job_id = NULL, candidate_id = NULL, outbox_status = NULL,
+                      mail_user_id = NULL, date_sent = NULL WHERE id IN %s""", (tuple((mail | raw).ids),))
+        self.env.cr.execute("DELETE FROM mail_mail_contact_rel WHERE mail_id IN %s", (tuple((mail | raw).ids),))
+        self.env.invalidate_all()
+        self.assertFalse(mail.job_id)
+
+        self.env["mail.mail"]._backfill(batch_size=1)
+        self.assertEqual(mail.job_id, self.job)
+        self.assertEqual(mail.contact_ids, self.anna_partner)
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertEqual(mail.mail_user_id, self.officer)
+        self.assertTrue(mail.date_sent)
+        self.assertEqual(raw.contact_ids, self.client_contact)
+        self.assertEqual(raw.outbox_status, "queued")
