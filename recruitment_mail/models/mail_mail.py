@@ -119,7 +119,8 @@ class MailMail(models.Model):
         ondelete="set null")
     placement_id = fields.Many2one(
         "hr.applicant", string="Placement", index="btree_not_null", readonly=True, copy=False,
-        ondelete="set null", help="The hired application (placement) this email was about.")
+        ondelete="set null",
+        help="A placement is a hired application: the one this email was about, if it was hired then.")
     candidate_id = fields.Many2one(
         "hr.candidate", string="Candidate", index="btree_not_null", readonly=True, copy=False,
         ondelete="set null")

@@ -123,3 +123,9 @@ class TestEmailTab(OutboxCase):
         self.assertTrue(mail.date_sent)
         self.assertEqual(raw.contact_ids, self.client_contact)
         self.assertEqual(raw.outbox_status, "queued")
+
+    def test_vacancy_given_at_creation_is_kept(self):
+        """Jobs by Email creates its emails with the vacancy already set."""
+        other_job = self.env["hr.job"].create({"name": "Night Care Nurse"})
+        mail = self.queue_mail(user=self.officer, model="hr.job", res_id=self.job.id, job_id=other_job.id)
+        self.assertEqual(mail.job_id, other_job)

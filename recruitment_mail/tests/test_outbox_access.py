@@ -66,3 +66,24 @@ class TestOutboxAccess(OutboxCase):
             self.env["mail.mail"].with_user(self.portal).search([])
         with self.assertRaises(AccessError):
             self.own_mail.with_user(self.portal).action_resend()
+
+
+@tagged("post_install", "-at_install")
+class TestMultiCompany(OutboxCase):
+
+    def test_officer_sees_only_mail_of_allowed_companies(self):
+        other_company = self.env["res.company"].create({"name": "Agency North"})
+        officer = mail_new_test_user(
+            self.env, login="officer_mc", name="Olga Officer", groups="hr_recruitment.group_hr_recruitment_user",
+            company_id=self.env.company.id, company_ids=[(6, 0, self.env.company.ids)],
+        )
+        job_here = self.env["hr.job"].create({"name": "Here", "company_id": self.env.company.id})
+        job_north = self.env["hr.job"].create({"name": "North", "company_id": other_company.id})
+        here = self.queue_mail(user=self.colleague, model="hr.job", res_id=job_here.id,
+                               record_company_id=self.env.company.id)
+        north = self.queue_mail(user=self.colleague, model="hr.job", res_id=job_north.id,
+                                record_company_id=other_company.id)
+        visible = self.env["mail.mail"].with_user(officer).search([("id", "in", (here | north).ids)])
+        self.assertEqual(visible, here)
+        with self.assertRaises(AccessError):
+            north.with_user(officer).read(["subject"])
