@@ -85,6 +85,9 @@ class MailMail(models.Model):
         ondelete="set null",
         help="The outgoing mail server this email was last handed to.",
     )
+    recipients_display = fields.Char(
+        "Addressed to", compute="_compute_recipients_display", store=True, readonly=True,
+        help="Who the email is addressed to: the addresses typed in To and the recipient contacts.")
     failure_summary = fields.Char(
         "Failure message", compute="_compute_failure_summary"
     )
@@ -131,13 +134,17 @@ class MailMail(models.Model):
         "whose email address is in its To or Cc.")
 
     def _auto_init(self):
-        # Created before the ORM sees them so that installing on a database
-        # with a million emails does not compute them all in one transaction:
-        # the post-init hook fills them in batches (_backfill).
-        for name, column_type in (("outbox_status", "varchar"), ("mail_user_id", "int4"),
-                                  ("is_system_mail", "bool")):
-            if not sql.column_exists(self.env.cr, self._table, name):
-                sql.create_column(self.env.cr, self._table, name, column_type)
+        # On install, created before the ORM sees them so that a database with
+        # a million emails is not computed in one transaction: the post-init
+        # hook fills them in batches (_backfill). On upgrade the ORM computes
+        # any new column as usual.
+        self.env.cr.execute("SELECT state FROM ir_module_module WHERE name = 'recruitment_mail'")
+        row = self.env.cr.fetchone()
+        if row and row[0] == "to install":
+            for name, column_type in (("outbox_status", "varchar"), ("mail_user_id", "int4"),
+                                      ("is_system_mail", "bool"), ("recipients_display", "varchar")):
+                if not sql.column_exists(self.env.cr, self._table, name):
+                    sql.create_column(self.env.cr, self._table, name, column_type)
         return super()._auto_init()
 
     @api.model
@@ -146,7 +153,8 @@ class MailMail(models.Model):
         context, a batch at a time."""
         self.env.cr.execute("SELECT id FROM mail_mail ORDER BY id")
         all_ids = [row[0] for row in self.env.cr.fetchall()]
-        computed = [self._fields[name] for name in ("outbox_status", "mail_user_id", "is_system_mail")]
+        computed = [self._fields[name] for name in
+                    ("outbox_status", "mail_user_id", "is_system_mail", "recipients_display")]
         for batch_ids in tools.split_every(batch_size, all_ids):
             mails = self.sudo().browse(batch_ids)
             for field in computed:
@@ -172,6 +180,14 @@ class MailMail(models.Model):
                 mail.outbox_status = "scheduled" if is_later else "queued"
             else:
                 mail.outbox_status = OUTBOX_STATE_TO_STATUS.get(mail.state, False)
+
+    @api.depends("email_to", "recipient_ids.name", "recipient_ids.email")
+    def _compute_recipients_display(self):
+        for mail in self:
+            names = split_raw_addresses(mail.email_to) + [
+                partner.name or partner.email or "" for partner in mail.recipient_ids
+            ]
+            mail.recipients_display = ", ".join(name for name in names if name)
 
     @api.depends("failure_reason")
     def _compute_failure_summary(self):

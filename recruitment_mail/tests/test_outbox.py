@@ -265,3 +265,12 @@ class TestResendDelete(OutboxCase):
         with self.assertRaisesRegex(UserError, "Sent emails cannot be deleted"):
             sent.with_user(self.recruiter).action_delete()
         self.assertTrue(sent.exists())
+
+
+@tagged("post_install", "-at_install")
+class TestOutboxColumns(OutboxCase):
+
+    def test_to_column_shows_typed_addresses_and_recipient_contacts(self):
+        anna = self.env["res.partner"].create({"name": "Anna Kowalski", "email": "anna@example.com"})
+        mail = self.queue_mail(email_to='"Priya" <priya@example.com>', recipient_ids=[(4, anna.id)])
+        self.assertEqual(mail.recipients_display, "priya@example.com, Anna Kowalski")
