@@ -31,6 +31,9 @@ class IrMailServer(models.Model):
     def connect(self, host=None, port=None, user=None, password=None, encryption=None,
                 smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False,
                 mail_server_id=None, allow_archived=False):
+        connection = self.env.context.get("recruitment_mail_connection")
+        if connection is not None:
+            connection["mail_server_id"] = self._server_to_use(mail_server_id, host, smtp_from).id
         try:
             return super().connect(
                 host=host, port=port, user=user, password=password, encryption=encryption,
@@ -44,12 +47,18 @@ class IrMailServer(models.Model):
             _logger.warning("Outbox: %s", message)
             raise UserError(message) from exc
 
+    def _server_to_use(self, mail_server_id, host, smtp_from):
+        """The ir.mail_server record connect() uses, if any (as it chooses it)."""
+        if mail_server_id:
+            return self.sudo().browse(mail_server_id)
+        if host:
+            return self.browse()
+        return self.sudo()._find_mail_server(smtp_from)[0] or self.browse()
+
     def _connection_failure_message(self, exc, mail_server_id, host, port, smtp_from):
         """Name the server that could not be reached or refused the login, and
         say where to fix it."""
-        server = self.sudo().browse(mail_server_id) if mail_server_id else None
-        if not server and not host:
-            server = self.sudo()._find_mail_server(smtp_from)[0]
+        server = self._server_to_use(mail_server_id, host, smtp_from)
         if server:
             name = server.name
             address = f"{server.smtp_host}:{server.smtp_port}"

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from itertools import groupby
 
+import psycopg2
 from email_validator import EmailNotValidError, validate_email
 
 from odoo import Command, api, fields, models, tools
@@ -280,7 +281,7 @@ class MailMail(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        if vals.get("scheduled_date") or vals.get("state") == "outgoing":
+        if "scheduled_date" in vals or vals.get("state") == "outgoing":
             self._trigger_queue()
         return res
 
@@ -344,6 +345,25 @@ class MailMail(models.Model):
                 "message": self.env._("%(count)s email(s) deleted.", count=count),
                 "next": {"type": "ir.actions.act_window_close"},
             },
+        }
+
+    def action_send_now(self):
+        """Send queued or scheduled mail at once, in the background."""
+        not_waiting = self.filtered(lambda m: m.state != "outgoing")
+        if not_waiting:
+            raise UserError(self.env._("Only queued or scheduled emails can be sent now; resend failed emails."))
+        self.write({"scheduled_date": False})
+        return self._notify_and_reload(
+            self.env._("%(count)s email(s) are being sent now.", count=len(self)))
+
+    def action_reschedule(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reschedule"),
+            "res_model": "recruitment.mail.reschedule",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_model": "mail.mail", "active_ids": self.ids},
         }
 
     def action_open_mail_server(self):
@@ -491,37 +511,38 @@ class MailMail(models.Model):
             self.browse(promoted).invalidate_recordset(["outbox_status"])
 
     def send(self, auto_commit=False, raise_exception=False, post_send_callback=None):
-        # The flag makes ir.mail_server.connect() explain a connection failure
-        # in words a user can act on (see ir_mail_server.py).
-        return super(MailMail, self.with_context(recruitment_mail_sending=True)).send(
+        # The flags make ir.mail_server.connect() explain a connection failure
+        # in words a user can act on and say which server it tried (see
+        # ir_mail_server.py), so that the failed mail can point at it.
+        return super(MailMail, self.with_context(
+            recruitment_mail_sending=True, recruitment_mail_connection={})).send(
             auto_commit=auto_commit,
             raise_exception=raise_exception,
             post_send_callback=post_send_callback,
         )
 
-    def _split_by_mail_configuration(self):
-        # Record which server each batch is handed to, so a failure can point
-        # at the server to fix (one UPDATE per batch).
-        for mail_server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
-            self.browse(batch_ids).write({"smtp_server_id": mail_server_id or False})
-            yield mail_server_id, alias_domain_id, smtp_from, batch_ids
-
     def _send(self, auto_commit=False, raise_exception=False, smtp_session=None, alias_domain_id=False,
               mail_server=False, post_send_callback=None):
         """Send mail one by one through stock ``_send``, so that a mail with a
         bad address or a dropped connection gets a message a user can act on
-        instead of stopping the batch or failing without a reason."""
+        instead of stopping the batch or failing without a reason, and so that
+        each mail is claimed (_claim) before it is handed to the SMTP server."""
+        if auto_commit is True:
+            # What was read so far comes from an older snapshot: the claims
+            # below must see what other workers committed since.
+            self.env.cr.commit()
         for mail in self:
-            if mail.state != "outgoing":
+            if not mail._claim(auto_commit):
                 continue
+            report = {"mail_server_id": (mail_server or mail.mail_server_id).id}
+            mail = mail.with_context(recruitment_mail_report=report)
             problem = mail._recipient_problem()
             if problem:
                 failure_type, reason = problem
                 mail._mark_failed(reason, failure_type)
             else:
-                report = {}
                 try:
-                    super(MailMail, mail.with_context(recruitment_mail_report=report))._send(
+                    super(MailMail, mail)._send(
                         auto_commit=False,
                         raise_exception=raise_exception,
                         smtp_session=smtp_session,
@@ -531,7 +552,7 @@ class MailMail(models.Model):
                 except smtplib.SMTPServerDisconnected as exc:
                     # The session is gone: this mail gets the reason, the rest
                     # of the batch stays queued for the next run.
-                    server = mail_server or mail.smtp_server_id
+                    server = mail_server or mail.mail_server_id
                     reason = self.env._(
                         "The outgoing mail server %(server)s closed the connection while this email "
                         "was being sent (%(error)s). Check the SMTP settings if this happens again.",
@@ -542,10 +563,33 @@ class MailMail(models.Model):
                     if raise_exception:
                         raise
                     self._commit_sent(auto_commit, post_send_callback, mail)
-                    self._trigger_queue()
+                    (self - mail)._trigger_queue()
                     break
             self._commit_sent(auto_commit, post_send_callback, mail)
         return True
+
+    def _claim(self, auto_commit=False):
+        """Lock this mail for sending and check, in the database rather than
+        in the cache, that it is still waiting: another worker (a second cron
+        process, or a user's Send now) may have sent it since it was picked.
+        A mail another worker holds, or changed under our feet, is skipped,
+        not waited for."""
+        self.ensure_one()
+        try:
+            self.env.cr.execute(
+                "SELECT state FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", (self.id,),
+                log_exceptions=False)
+        except psycopg2.errors.SerializationFailure:
+            if not auto_commit:
+                raise
+            # Another worker updated it since our snapshot: it is theirs. With
+            # auto_commit everything before this claim is committed already.
+            self.env.cr.rollback()
+            _logger.info("Email %s is being sent by another worker: skipped", self.id)
+            return False
+        row = self.env.cr.fetchone()
+        self.invalidate_recordset()
+        return bool(row) and row[0] == "outgoing"
 
     def _commit_sent(self, auto_commit, post_send_callback, mail):
         if auto_commit is True:
@@ -598,6 +642,8 @@ class MailMail(models.Model):
         report = self.env.context.get("recruitment_mail_report") or {}
         if failure_type and report.get("failure_type"):
             failure_type = report["failure_type"]
+        server_id = report.get("mail_server_id") or (
+            self.env.context.get("recruitment_mail_connection") or {}).get("mail_server_id")
         now = fields.Datetime.now()
 
         def key(mail):
@@ -605,7 +651,7 @@ class MailMail(models.Model):
 
         for (attempts, state, is_system), mails in groupby(self.sorted(key), key=key):
             mails = self.concat(*mails)
-            vals = {"attempt_count": attempts + 1, "last_attempt_date": now}
+            vals = {"attempt_count": attempts + 1, "last_attempt_date": now, "smtp_server_id": server_id or False}
             if state == "sent":
                 vals["date_sent"] = now
                 if not is_system:

@@ -11,3 +11,9 @@ class ResConfigSettings(models.TransientModel):
         default=365,
         help="Sent email older than this is deleted every night. 0 keeps it forever.",
     )
+    recruitment_mail_job_email_interval_days = fields.Integer(
+        "Do not resend a vacancy within (days)",
+        config_parameter="recruitment_mail.job_email_interval_days",
+        default=30,
+        help="Jobs by Email skips candidates who were sent the same vacancy within this many days.",
+    )

@@ -1,4 +1,5 @@
 from . import test_email_tab
 from . import test_outbox
 from . import test_outbox_access
+from . import test_scheduled_email
 from . import test_sent_items

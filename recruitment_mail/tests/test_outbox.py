@@ -112,6 +112,17 @@ class TestOutboxSending(OutboxCase):
         self.assertEqual(picked, [was_scheduled.id, oldest.id])
         self.assertNotIn(newest.id, picked)
 
+    def test_mail_sent_by_another_worker_since_the_pick_is_not_sent_again(self):
+        mails = self.queue_mail(subject="one") | self.queue_mail(subject="two")
+        picked = self.env["mail.mail"].browse(self.env["mail.mail"]._pick_due_ids(limit=10)) & mails
+        picked.mapped("state")  # in this worker's cache: outgoing
+        self.env.cr.execute("UPDATE mail_mail SET state = 'sent' WHERE id = %s", (mails[0].id,))
+        with self.smtp():
+            picked.send()
+        self.assertEqual(len(self.delivered_to()), 1, "the other worker's mail is not sent twice")
+        self.env.invalidate_all()
+        self.assertEqual(mails[1].state, "sent")
+
     def test_new_mail_wakes_the_queue_cron(self):
         Trigger = self.env["ir.cron.trigger"].sudo()
         before = Trigger.search([("cron_id", "=", self.cron.id)])
