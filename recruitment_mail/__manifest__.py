@@ -14,6 +14,7 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "views/mail_mail_views.xml",
+        "views/ir_mail_server_views.xml",
         "views/mail_about_views.xml",
         "views/jobs_by_email_views.xml",
         "views/res_config_settings_views.xml",

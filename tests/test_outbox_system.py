@@ -9,7 +9,7 @@ from rpc import RpcError
 
 OUTBOX = [("outbox_status", "in", ["queued", "scheduled", "failed"])]
 FIELDS = ["subject", "outbox_status", "failure_type", "failure_reason", "message_id",
-          "attempt_count", "smtp_server_id"]
+          "attempt_count", "smtp_server_id", "next_attempt_date"]
 
 
 def queue(rpc, subject, email_to, **values):
@@ -103,28 +103,47 @@ def test_rejected_recipient_shows_the_servers_reply(odoo_server, smtp_server):
 def test_dead_smtp_server_is_named_and_mail_goes_once_it_is_back(odoo_server, smtp_server):
     rpc = odoo_server.rpc
     smtp_server.stop()
-    mail = queue(rpc, "E2E server down", "anna@example.com")
+    retried = queue(rpc, "E2E server down, retried", "anna@example.com")
     odoo_server.run_mail_queue()
-    assert wait_until(lambda: read(rpc, mail)["outbox_status"] == "failed", timeout=30)
-    failed = read(rpc, mail)
+    assert wait_until(lambda: read(rpc, retried)["attempt_count"] >= 1, timeout=30)
+    waiting = read(rpc, retried)
+    # a temporary failure: back in the queue with a next attempt, saying why
+    assert waiting["outbox_status"] == "queued"
+    assert waiting["next_attempt_date"]
+    for text in ('"Test SMTP"', f"127.0.0.1:{smtp_server.port}", "Connection refused", "Check the SMTP settings"):
+        assert text in waiting["failure_reason"]
+
+    # with one attempt allowed, the next one fails at once
+    param = rpc.search("ir.config_parameter", [("key", "=", "recruitment_mail.max_attempts")])
+    if param:
+        rpc.write("ir.config_parameter", param, {"value": "1"})
+    else:
+        rpc.create("ir.config_parameter", {"key": "recruitment_mail.max_attempts", "value": "1"})
+    try:
+        failed_id = queue(rpc, "E2E server down, failed", "lea@example.com")
+        odoo_server.run_mail_queue()
+        assert wait_until(lambda: read(rpc, failed_id)["outbox_status"] == "failed", timeout=30)
+    finally:
+        rpc.unlink("ir.config_parameter", rpc.search("ir.config_parameter",
+                                                      [("key", "=", "recruitment_mail.max_attempts")]))
+    failed = read(rpc, failed_id)
     assert failed["failure_type"] == "mail_smtp"
-    assert '"Test SMTP"' in failed["failure_reason"]
-    assert f"127.0.0.1:{smtp_server.port}" in failed["failure_reason"]
     assert "Connection refused" in failed["failure_reason"]
-    assert "Check the SMTP settings" in failed["failure_reason"]
 
     web = odoo_server.web_session()
-    action = web.call_button("mail.mail", "action_open_mail_server", [mail])
+    action = web.call_button("mail.mail", "action_open_mail_server", [failed_id])
     assert action["res_model"] == "ir.mail_server"
     assert action["res_id"] == failed["smtp_server_id"][0]
 
+    # the server is back: Resend the failed one, Send now the waiting one
     smtp_server.start()
-    web.call_button("mail.mail", "action_resend", [mail])
-    message_id = read(rpc, mail)["message_id"]
-    assert wait_until(lambda: arrived(smtp_server, message_id) == 1)
+    web.call_button("mail.mail", "action_resend", [failed_id])
+    web.call_button("mail.mail", "action_send_now", [retried])
+    ids = [read(rpc, m)["message_id"] for m in (failed_id, retried)]
+    assert wait_until(lambda: all(arrived(smtp_server, i) == 1 for i in ids))
     odoo_server.run_mail_queue()
     time.sleep(1)
-    assert arrived(smtp_server, message_id) == 1
+    assert [arrived(smtp_server, i) for i in ids] == [1, 1]
 
 
 def test_delete_from_the_outbox(odoo_server, smtp_server):

@@ -2,7 +2,9 @@
 import logging
 import smtplib
 
-from odoo import models, tools
+from datetime import timedelta
+
+from odoo import fields, models, tools
 from odoo.exceptions import UserError
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
@@ -27,6 +29,37 @@ def describe_error(exc):
 
 class IrMailServer(models.Model):
     _inherit = "ir.mail_server"
+
+    max_per_minute = fields.Integer(
+        "Emails per minute", help="The most this server accepts per minute (0: no limit). Email over "
+        "the limit waits in the Outbox for the next minute; it counts no failed attempt.")
+    max_per_hour = fields.Integer("Emails per hour", help="The most this server accepts per hour (0: no limit).")
+
+    def _sending_capacity(self):
+        """How many more emails this server may be handed now, or None when
+        it has no limit. Counts every attempt handed to it, sent or not."""
+        self.ensure_one()
+        if not self.max_per_minute and not self.max_per_hour:
+            return None
+        now = fields.Datetime.now()
+        self.env["mail.mail"].flush_model(["smtp_server_id", "last_attempt_date"])
+        left = []
+        for limit, window in ((self.max_per_minute, timedelta(minutes=1)), (self.max_per_hour, timedelta(hours=1))):
+            if limit:
+                self.env.cr.execute(
+                    "SELECT count(*) FROM mail_mail WHERE smtp_server_id = %s AND last_attempt_date > %s",
+                    (self.id, now - window))
+                left.append(max(limit - self.env.cr.fetchone()[0], 0))
+        return min(left)
+
+    def _limit_description(self):
+        self.ensure_one()
+        parts = []
+        if self.max_per_minute:
+            parts.append(self.env._("%(count)s per minute", count=self.max_per_minute))
+        if self.max_per_hour:
+            parts.append(self.env._("%(count)s per hour", count=self.max_per_hour))
+        return self.env._("the sending limit of %(server)s (%(limits)s)", server=self.name, limits=", ".join(parts))
 
     def connect(self, host=None, port=None, user=None, password=None, encryption=None,
                 smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False,
@@ -95,33 +128,42 @@ class IrMailServer(models.Model):
             explained = self._delivery_failure_message(cause) if cause else None
             if not explained:
                 raise
-            failure_type, text = explained
+            failure_type, text, temporary = explained
             report = self.env.context.get("recruitment_mail_report")
             if report is not None:
-                report["failure_type"] = failure_type
-                report["smtp_code"] = getattr(cause, "smtp_code", None)
+                report.update(failure_type=failure_type, temporary=temporary)
             raise MailDeliveryException(text) from cause
 
     def _delivery_failure_message(self, exc):
-        """(failure type, message) for the SMTP server's answer to one email:
-        the server's own code and words, and which address it refused."""
+        """(failure type, message, temporary) for the SMTP server's answer to
+        one email: the server's own code and words, and which address it
+        refused. 4xx replies and lost connections are temporary (try again
+        later); 5xx replies are permanent."""
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             refused = "; ".join(
                 f"{address}: {smtp_reply(smtplib.SMTPResponseException(code, text))}"
                 for address, (code, text) in exc.recipients.items()
             )
-            return "mail_rejected", self.env._("The mail server refused the recipient %(refused)s", refused=refused)
+            temporary = all(400 <= code < 500 for code, _text in exc.recipients.values())
+            return "mail_rejected", self.env._(
+                "The mail server refused the recipient %(refused)s", refused=refused), temporary
         if isinstance(exc, smtplib.SMTPSenderRefused):
             return "mail_rejected", self.env._(
                 "The mail server refused the sender %(sender)s: %(reply)s",
                 sender=exc.sender, reply=smtp_reply(exc),
-            )
+            ), 400 <= exc.smtp_code < 500
         if isinstance(exc, smtplib.SMTPResponseException):
-            return "mail_rejected", self.env._("The mail server rejected the email: %(reply)s", reply=smtp_reply(exc))
+            return "mail_rejected", self.env._(
+                "The mail server rejected the email: %(reply)s", reply=smtp_reply(exc)), 400 <= exc.smtp_code < 500
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return "mail_email_invalid", self.env._(
+                "The mail server does not accept this email: %(error)s. Addresses with non-ASCII "
+                "characters before the @ need a server that supports SMTPUTF8.",
+                error=describe_error(exc)), False
         if isinstance(exc, (OSError, smtplib.SMTPException)):
             return "mail_smtp", self.env._(
                 "The connection to the mail server failed while sending: %(error)s. "
                 "Check the SMTP settings if this happens again.",
                 error=describe_error(exc),
-            )
+            ), True
         return None

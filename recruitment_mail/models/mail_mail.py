@@ -25,6 +25,8 @@ OUTBOX_STATUSES = [
     ("sent", "Sent"),
     ("cancel", "Cancelled"),
 ]
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_DELAYS = "1, 5, 15, 60, 240"
 OUTBOX_STATE_TO_STATUS = {"exception": "failed", "sent": "sent", "cancel": "cancel"}
 IN_OUTBOX = ("queued", "scheduled", "failed")
 
@@ -33,21 +35,24 @@ IN_OUTBOX = ("queued", "scheduled", "failed")
 SYSTEM_MAIL_MODELS = ("res.users", "portal.wizard.user")
 SYSTEM_MAIL_MARKERS = ("/web/reset_password", "/web/signup", "signup_token", "auth_totp")
 
-# Splits a To/Cc field on commas and semicolons that are outside quotes and
-# angle brackets: email.utils.getaddresses() silently rewrites malformed
+# Splits a To/Cc field on commas, semicolons and line ends that are outside
+# quotes and angle brackets: email.utils.getaddresses() silently rewrites malformed
 # addresses ("bob@@x.com" becomes "@x.com"), which would hide the very
 # mistake the user has to see.
-_ADDRESS_TOKEN = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<]+)+')
+_ADDRESS_TOKEN = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<\r\n]+)+')
 _ANGLE_ADDR = re.compile(r"<([^>]*)>\s*$")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+def raw_address_tokens(value):
+    """The entries of a To/Cc header value exactly as typed, names included."""
+    return [token.strip() for token in _ADDRESS_TOKEN.findall(value or "") if token.strip()]
 
 
 def split_raw_addresses(value):
     """Return the addresses of a To/Cc header value exactly as typed."""
     addresses = []
-    for token in _ADDRESS_TOKEN.findall(value or ""):
-        token = token.strip()
-        if not token:
-            continue
+    for token in raw_address_tokens(value):
         angle = _ANGLE_ADDR.search(token)
         addresses.append((angle.group(1) if angle else token).strip())
     return [address for address in addresses if address]
@@ -56,10 +61,26 @@ def split_raw_addresses(value):
 def address_syntax_error(address):
     """Explain what is wrong with one address, or return None when it is valid."""
     try:
-        validate_email(address, check_deliverability=False)
+        valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         return str(exc)
+    if valid.ascii_email is None:
+        # Odoo hands SMTP only ASCII addresses (no SMTPUTF8); a domain is
+        # converted (ascii_address), a local part cannot be.
+        return "It has non-ASCII characters before the @-sign, which Odoo cannot send to."
     return None
+
+
+def ascii_address(address):
+    """The address with an internationalised domain in its ASCII (IDNA)
+    form, which SMTP servers and Odoo accept: lea@exämple.fr is sent as
+    lea@xn--exmple-cua.fr."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email or address
+    except EmailNotValidError:
+        return address
 
 
 class MailMail(models.Model):
@@ -75,7 +96,14 @@ class MailMail(models.Model):
         help="Queued: waiting to be sent now. Scheduled: to be sent at its scheduled "
         "date. Failed: could not be sent, see the failure message.",
     )
-    attempt_count = fields.Integer("Attempts", readonly=True, copy=False)
+    attempt_count = fields.Integer(
+        "Attempts", readonly=True, copy=False, help="Attempts to send since the email was queued or resent.")
+    next_attempt_date = fields.Datetime(
+        "Next attempt", readonly=True, copy=False,
+        help="After a temporary failure (mail server busy or unreachable) the email waits until then.")
+    waiting_reason = fields.Char(
+        "Waiting for", readonly=True, copy=False,
+        help="Why a due email was left in the queue, e.g. the mail server's sending limit.")
     last_attempt_date = fields.Datetime("Last attempt", readonly=True, copy=False)
     date_sent = fields.Datetime("Sent on", readonly=True, copy=False)
     smtp_server_id = fields.Many2one(
@@ -281,7 +309,7 @@ class MailMail(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        if "scheduled_date" in vals or vals.get("state") == "outgoing":
+        if "scheduled_date" in vals or "next_attempt_date" in vals or vals.get("state") == "outgoing":
             self._trigger_queue()
         return res
 
@@ -291,12 +319,14 @@ class MailMail(models.Model):
         due = self.filtered(lambda m: m.state == "outgoing")
         if not due:
             return
-        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
-        if not cron:
-            return
         now = fields.Datetime.now()
-        at_list = {max(mail.scheduled_date or now, now) for mail in due}
-        cron.sudo()._trigger_list(sorted(at_list))
+        self._trigger_queue_at(*{max(mail.next_attempt_date or mail.scheduled_date or now, now) for mail in due})
+
+    @api.model
+    def _trigger_queue_at(self, *moments):
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron and moments:
+            cron.sudo()._trigger_list(sorted(moments))
 
     # ------------------------------------------------------------------
     # Actions
@@ -315,7 +345,8 @@ class MailMail(models.Model):
                     ),
                 )
             )
-        self.write({"state": "outgoing", "failure_type": False})
+        self.write({"state": "outgoing", "failure_type": False, "attempt_count": 0,
+                    "next_attempt_date": False, "waiting_reason": False})
         _logger.info("Outbox: %s failed email(s) resent by user %s: %s", len(self), self.env.uid, self.ids)
         return self._notify_and_reload(
             self.env._("%(count)s email(s) queued again; they are being sent now.", count=len(self))
@@ -352,7 +383,7 @@ class MailMail(models.Model):
         not_waiting = self.filtered(lambda m: m.state != "outgoing")
         if not_waiting:
             raise UserError(self.env._("Only queued or scheduled emails can be sent now; resend failed emails."))
-        self.write({"scheduled_date": False})
+        self.write({"scheduled_date": False, "next_attempt_date": False})
         return self._notify_and_reload(
             self.env._("%(count)s email(s) are being sent now.", count=len(self)))
 
@@ -477,14 +508,16 @@ class MailMail(models.Model):
             _logger.exception("Failed processing mail queue")
         return None
 
-    _DUE_WHERE = "state = 'outgoing' AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)"
+    _DUE_WHERE = """state = 'outgoing'
+                    AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)
+                    AND (next_attempt_date IS NULL OR next_attempt_date <= %(now)s)"""
 
     def _pick_due_ids(self, limit):
-        self.flush_model(["state", "scheduled_date"])
+        self.flush_model(["state", "scheduled_date", "next_attempt_date"])
         self.env.cr.execute(
             f"""SELECT id FROM mail_mail
                  WHERE {self._DUE_WHERE}
-              ORDER BY COALESCE(scheduled_date, create_date), id
+              ORDER BY COALESCE(next_attempt_date, scheduled_date, create_date), id
                  LIMIT %(limit)s""",
             {"now": fields.Datetime.now(), "limit": limit},
         )
@@ -520,6 +553,26 @@ class MailMail(models.Model):
             raise_exception=raise_exception,
             post_send_callback=post_send_callback,
         )
+
+    def _split_by_mail_configuration(self):
+        """Hand each server no more than its sending limits allow; the rest
+        waits in the queue, without counting a failed attempt."""
+        handed = {}
+        for mail_server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
+            server = self.env["ir.mail_server"].sudo().browse(mail_server_id)
+            capacity = server._sending_capacity() if server else None
+            if capacity is not None:
+                capacity = max(capacity - handed.get(server.id, 0), 0)
+                if capacity < len(batch_ids):
+                    waiting = self.browse(batch_ids[capacity:])
+                    waiting.write({"waiting_reason": server._limit_description()})
+                    self._trigger_queue_at(fields.Datetime.now() + timedelta(minutes=1))
+                    _logger.info("Sending limit of mail server %s reached: %s email(s) wait",
+                                 server.id, len(waiting))
+                    batch_ids = batch_ids[:capacity]
+                handed[server.id] = handed.get(server.id, 0) + len(batch_ids)
+            if batch_ids:
+                yield mail_server_id, alias_domain_id, smtp_from, batch_ids
 
     def _send(self, auto_commit=False, raise_exception=False, smtp_session=None, alias_domain_id=False,
               mail_server=False, post_send_callback=None):
@@ -597,11 +650,41 @@ class MailMail(models.Model):
                 post_send_callback(mail.ids)
             self.env.cr.commit()
 
+    def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
+        # A line break in a header would split it (header injection): a
+        # subject is folded onto one line; addresses are refused earlier.
+        emails = super()._prepare_outgoing_list(
+            mail_server=mail_server, recipients_follower_status=recipients_follower_status)
+        for email in emails:
+            if email.get("subject") and _LINE_BREAK.search(email["subject"]):
+                email["subject"] = " ".join(email["subject"].split())
+            for key in ("email_to", "email_cc"):
+                email[key] = [self._ascii_formatted(formatted) for formatted in email.get(key) or []]
+            email["email_to_normalized"] = [ascii_address(a) for a in email.get("email_to_normalized") or []]
+        return emails
+
+    @api.model
+    def _ascii_formatted(self, formatted):
+        if formatted.isascii():
+            return formatted
+        return ", ".join(tools.formataddr((name, ascii_address(address)))
+                         for name, address in tools.mail.email_split_tuples(formatted))
+
     def _recipient_problem(self):
         """Return (failure_type, message) when this mail cannot be addressed,
         checked before anything is handed to the SMTP server so that a mail to
         several people never reaches only some of them."""
         self.ensure_one()
+        # One address per line is fine in To and Cc; a line break inside an
+        # address or a name, or anywhere in From and Reply-To, is not.
+        for label, value in ((self.env._("To"), self.email_to), (self.env._("Cc"), self.email_cc),
+                             (self.env._("From"), self.email_from), (self.env._("Reply-To"), self.reply_to)):
+            broken = [token for token in raw_address_tokens(value) if _LINE_BREAK.search(token)]
+            if broken or (value and label not in (self.env._("To"), self.env._("Cc"))
+                          and _LINE_BREAK.search(value.strip())):
+                return "mail_email_invalid", self.env._(
+                    "The %(field)s field contains a line break, which could forge email headers "
+                    "(header injection). Correct it, then resend.", field=label)
         invalid = []
         for address in split_raw_addresses(self.email_to) + split_raw_addresses(self.email_cc):
             error = address_syntax_error(address)
@@ -638,22 +721,28 @@ class MailMail(models.Model):
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         """Record the attempt on the mail and keep what stock would delete:
-        failed mail stays in the Outbox, business mail stays in Sent items."""
+        failed mail stays in the Outbox, business mail stays in Sent items.
+        A temporary failure (server busy or unreachable) puts the mail back
+        in the queue with a growing delay, up to the maximum of attempts."""
         report = self.env.context.get("recruitment_mail_report") or {}
         if failure_type and report.get("failure_type"):
             failure_type = report["failure_type"]
+        temporary = failure_type == "mail_smtp" or report.get("temporary", False)
         server_id = report.get("mail_server_id") or (
             self.env.context.get("recruitment_mail_connection") or {}).get("mail_server_id")
         now = fields.Datetime.now()
+        max_attempts, delays = self._retry_policy()
+        retried = self.browse()
 
         def key(mail):
             return mail.attempt_count, mail.state, mail.is_system_mail
 
         for (attempts, state, is_system), mails in groupby(self.sorted(key), key=key):
             mails = self.concat(*mails)
-            vals = {"attempt_count": attempts + 1, "last_attempt_date": now, "smtp_server_id": server_id or False}
+            vals = {"attempt_count": attempts + 1, "last_attempt_date": now,
+                    "smtp_server_id": server_id or False, "waiting_reason": False}
             if state == "sent":
-                vals["date_sent"] = now
+                vals.update(date_sent=now, failure_type=False, next_attempt_date=False)
                 if not is_system:
                     vals["auto_delete"] = False
             elif state == "exception":
@@ -664,10 +753,28 @@ class MailMail(models.Model):
                     vals["failure_reason"] = failure_reason
                 elif any(mail._has_no_usable_reason() for mail in mails):
                     vals["failure_reason"] = mails._no_reason_message(failure_type)
+                if temporary and attempts + 1 < max_attempts:
+                    delay = delays[min(attempts, len(delays) - 1)]
+                    vals.update(state="outgoing", next_attempt_date=now + timedelta(minutes=delay))
+                    retried |= mails
+                    _logger.info("Email(s) %s: temporary failure, attempt %s of %s, next in %s min",
+                                 mails.ids, attempts + 1, max_attempts, delay)
             mails.write(vals)
-        return super()._postprocess_sent_message(
+        done = self - retried
+        if not done:
+            return True
+        return super(MailMail, done)._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type
         )
+
+    @api.model
+    def _retry_policy(self):
+        """(maximum attempts, delays in minutes between attempts) from Settings."""
+        params = self.env["ir.config_parameter"].sudo()
+        max_attempts = int(params.get_param("recruitment_mail.max_attempts", DEFAULT_MAX_ATTEMPTS) or 1)
+        raw = params.get_param("recruitment_mail.retry_delays", DEFAULT_RETRY_DELAYS) or DEFAULT_RETRY_DELAYS
+        delays = [int(part) for part in re.findall(r"\d+", raw)] or [1]
+        return max(max_attempts, 1), delays
 
     def _has_no_usable_reason(self):
         # Stock writes this placeholder before sending and leaves it when the

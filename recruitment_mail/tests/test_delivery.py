@@ -1,0 +1,187 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+import smtplib
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import OutboxCase
+
+
+@tagged("post_install", "-at_install")
+class TestRetries(OutboxCase):
+
+    def test_temporary_failure_is_retried_with_growing_delays_then_fails(self):
+        mail = self.queue_mail()
+        busy = {"anna@example.com": (451, b"4.7.1 Try again later")}
+        waits = []
+        now = fields.Datetime.now()
+        for attempt in range(1, 6):
+            with freeze_time(now):
+                self.run_cron(refuse=busy)
+            self.assertEqual(mail.attempt_count, attempt)
+            self.assertIn("451 4.7.1 Try again later", mail.failure_reason)
+            if attempt < 5:
+                self.assertEqual(mail.outbox_status, "queued")
+                waits.append(round((mail.next_attempt_date - now).total_seconds() / 60))
+                with freeze_time(mail.next_attempt_date - timedelta(seconds=1)):
+                    self.assertNotIn(mail.id, self.env["mail.mail"]._pick_due_ids(100), "not before its time")
+                now = mail.next_attempt_date + timedelta(seconds=1)
+        self.assertEqual(waits, [1, 5, 15, 60])
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.failure_type, "mail_rejected")
+
+    def test_permanent_rejection_fails_at_once(self):
+        mail = self.queue_mail(email_to="gone@example.com")
+        self.run_cron(refuse={"gone@example.com": (550, b"5.1.1 User unknown")})
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.attempt_count, 1)
+        self.assertFalse(mail.next_attempt_date)
+
+    def test_retry_policy_is_a_setting(self):
+        self.env["res.config.settings"].create({
+            "recruitment_mail_max_attempts": 3, "recruitment_mail_retry_delays": "2, 10"}).execute()
+        self.assertEqual(self.env["mail.mail"]._retry_policy(), (3, [2, 10]))
+
+    def test_mail_retried_then_sent_clears_the_failure(self):
+        mail = self.queue_mail()
+        self.run_cron(send_error=smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
+        self.assertEqual(mail.outbox_status, "queued")
+        with freeze_time(mail.next_attempt_date + timedelta(seconds=1)):
+            self.run_cron()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertFalse(mail.failure_reason)
+        self.assertFalse(mail.failure_type)
+        self.assertFalse(mail.next_attempt_date)
+        self.assertEqual(self.delivered_to(), ["anna@example.com"])
+
+    def test_a_dead_server_fails_no_mail_for_other_servers(self):
+        other = self.env["ir.mail_server"].create({
+            "name": "Backup SMTP", "smtp_host": "backup.agency.example.com", "smtp_port": 25, "sequence": 2})
+        on_dead = self.queue_mail(subject="via dead", mail_server_id=self.mail_server.id)
+        on_other = self.queue_mail(subject="via other", mail_server_id=other.id)
+        def connect(host, port, *args, **kwargs):
+            if host == "smtp.agency.example.com":
+                raise ConnectionRefusedError(111, "Connection refused")
+            return self.testing_smtp_session
+
+        with self.smtp(), patch("smtplib.SMTP", side_effect=connect):
+            self.env["mail.mail"].process_email_queue()
+        self.env.invalidate_all()
+        self.assertEqual(on_other.outbox_status, "sent")
+        self.assertEqual(on_dead.outbox_status, "queued")
+        self.assertIn("Connection refused", on_dead.failure_reason)
+
+
+@tagged("post_install", "-at_install")
+class TestSendingLimits(OutboxCase):
+
+    def test_server_limit_leaves_the_rest_queued_without_an_attempt(self):
+        self.mail_server.max_per_minute = 2
+        mails = self.env["mail.mail"].browse()
+        for n in range(5):
+            mails |= self.queue_mail(subject=f"mail {n}", email_to=f"c{n}@example.com")
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            self.run_cron()
+        self.assertEqual(len(self.delivered_to()), 2)
+        waiting = mails.filtered(lambda m: m.state == "outgoing")
+        self.assertEqual(len(waiting), 3)
+        self.assertEqual(set(waiting.mapped("attempt_count")), {0})
+        self.assertIn("sending limit of Agency SMTP (2 per minute)", waiting[0].waiting_reason)
+        with freeze_time(now + timedelta(seconds=10)):
+            self.run_cron()
+        self.assertEqual(len(self.delivered_to()), 0, "still within the same minute")
+        with freeze_time(now + timedelta(minutes=1, seconds=1)):
+            self.run_cron()
+        self.assertEqual(len(self.delivered_to()), 2)
+        self.assertFalse(any(mails.filtered(lambda m: m.state == "sent").mapped("waiting_reason")))
+
+    def test_hourly_limit(self):
+        self.mail_server.max_per_hour = 3
+        for n in range(4):
+            self.queue_mail(email_to=f"h{n}@example.com")
+        self.run_cron()
+        self.assertEqual(len(self.delivered_to()), 3)
+
+
+@tagged("post_install", "-at_install")
+class TestBadInput(OutboxCase):
+
+    def test_line_break_in_a_recipient_name_is_refused_not_sent(self):
+        mail = self.queue_mail(email_to='"Bob\r\nBcc: everyone@example.com" <bob@example.com>')
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("header injection", mail.failure_reason)
+        self.assertEqual(self.delivered_to(), [])
+
+    def test_line_break_in_the_sender_is_refused(self):
+        mail = self.queue_mail(email_from="jobs@agency.example.com\r\nBcc: everyone@example.com")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("From field contains a line break", mail.failure_reason)
+
+    def test_one_address_per_line_in_to_is_fine(self):
+        mail = self.queue_mail(email_to="anna@example.com\nlea@example.com")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertEqual(sorted(self.delivered_to()), ["anna@example.com", "lea@example.com"])
+
+    def test_line_break_in_the_subject_does_not_split_the_header(self):
+        mail = self.queue_mail(subject="Interview\r\nBcc: everyone@example.com")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertEqual(self.delivered_to(), ["anna@example.com"])
+        raw = self.emails[0]["message"]
+        self.assertNotIn("\nBcc:", raw)
+        self.assertIn("Subject: Interview Bcc: everyone@example.com", raw)
+
+    def test_non_ascii_names_and_domains_are_sent(self):
+        mail = self.queue_mail(email_to='"Léa Müller" <lea@exämple.fr>', subject="Entretien à 10h")
+        partner = self.env["res.partner"].create({"name": "Zoë Ünal", "email": "zoe@bücher.example"})
+        other = self.queue_mail(email_to=False, recipient_ids=[(4, partner.id)])
+        self.run_cron()
+        self.assertEqual((mail.outbox_status, other.outbox_status), ("sent", "sent"))
+        self.assertEqual(sorted(self.delivered_to()), ["lea@xn--exmple-cua.fr", "zoe@xn--bcher-kva.example"])
+        self.assertIn("Léa Müller", str(self.emails[0]["msg_to"]) + str(self.emails[1]["msg_to"]))
+
+    def test_non_ascii_before_the_at_sign_fails_clearly(self):
+        mail = self.queue_mail(email_to="élodie@example.fr")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("élodie@example.fr", mail.failure_reason)
+        self.assertIn("non-ASCII characters before the @-sign", mail.failure_reason)
+
+    def test_no_recipient_fails_with_a_reason(self):
+        mail = self.queue_mail(email_to=False)
+        self.run_cron()
+        self.assertEqual(mail.failure_type, "mail_email_missing")
+        self.assertIn("no recipient", mail.failure_reason)
+
+    def test_invalid_sender_fails_with_a_reason(self):
+        mail = self.queue_mail(email_from="not an address")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.failure_type, "mail_from_invalid")
+        self.assertTrue(mail.failure_reason)
+
+    def test_message_too_big_for_the_server_fails_with_its_reply(self):
+        mail = self.queue_mail(attachment_ids=[(0, 0, {
+            "name": "portfolio.pdf", "raw": b"%PDF" + b"x" * 1024, "res_model": "mail.message", "res_id": 0})])
+        self.run_cron(send_error=smtplib.SMTPSenderRefused(
+            552, b"5.3.4 Message size exceeds fixed maximum message size", "jobs@agency.example.com"))
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("552 5.3.4 Message size exceeds", mail.failure_reason)
+
+    def test_five_megabyte_body_is_sent(self):
+        body = "<p>" + ("Lorem ipsum dolor sit amet. " * 190000) + "</p>"
+        self.assertGreater(len(body), 5_000_000)
+        mail = self.queue_mail(body_html=body)
+        ok = self.queue_mail(subject="small one")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertEqual(ok.outbox_status, "sent")
+        self.assertGreater(len(self.emails[0]["message"]) + len(self.emails[1]["message"]), 5_000_000)
