@@ -7,7 +7,7 @@
     "author": "recruitment_mail developers",
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "hr_recruitment"],
-    "external_dependencies": {"python": ["email_validator"]},
+    "external_dependencies": {"python": ["email_validator", "flufl.bounce"]},
     "data": [
         "security/recruitment_mail_security.xml",
         "security/ir.model.access.csv",

@@ -24,7 +24,7 @@ case "$SMTP_HOST" in 127.0.0.1|localhost) ;; *) REAL_SMTP=1 ;; esac
 mkdir -p "$VAR_DIR/log" "$MAILBOX"
 ensure_postgres
 find_odoo
-ensure_python_deps "$REPO_ROOT/requirements.txt" email_validator
+ensure_python_deps "$REPO_ROOT/requirements.txt" email_validator flufl.bounce
 ADDONS_PATH="$(addons_path)"
 
 SINK_PIDFILE="$VAR_DIR/smtp_sink.pid"

@@ -155,3 +155,52 @@ def test_delete_from_the_outbox(odoo_server, smtp_server):
     web = odoo_server.web_session()
     web.call_button("mail.mail", "action_delete", [first, second])
     assert rpc.search("mail.mail", [("id", "in", [first, second])]) == []
+
+
+DSN = """From: MAILER-DAEMON@mx.example.com
+To: bounce@agency.example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <dsn-e2e@mx.example.com>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="REPORT"
+
+--REPORT
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--REPORT
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; {address}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <{address}>: Recipient address rejected: User unknown
+
+--REPORT
+Content-Type: text/rfc822-headers
+
+Message-Id: {message_id}
+To: {address}
+Subject: E2E bounce
+
+--REPORT--
+"""
+
+
+def test_bounce_report_through_the_mail_gateway_fails_the_sent_email(odoo_server, smtp_server):
+    rpc = odoo_server.rpc
+    mail = queue(rpc, "E2E bounce", "moved.on@example.com")
+    odoo_server.run_mail_queue()
+    message_id = read(rpc, mail)["message_id"]
+    assert wait_until(lambda: arrived(smtp_server, message_id) == 1)
+    assert read(rpc, mail)["outbox_status"] == "sent"
+    # what Odoo's mailgate script does with an incoming email
+    rpc.execute_kw("mail.thread", "message_process",
+                   [False, DSN.format(address="moved.on@example.com", message_id=message_id)])
+    bounced = read(rpc, mail)
+    assert bounced["outbox_status"] == "failed"
+    assert bounced["failure_type"] == "mail_bounce"
+    assert "Recipient address rejected: User unknown" in bounced["failure_reason"]

@@ -9,6 +9,7 @@ from itertools import groupby
 
 import psycopg2
 from email_validator import EmailNotValidError, validate_email
+from flufl.bounce import all_failures
 
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError
@@ -138,7 +139,7 @@ class MailMail(models.Model):
         "verification code): only administrators can see it.",
     )
     failure_type = fields.Selection(
-        selection_add=[("mail_rejected", "Rejected by the mail server")]
+        selection_add=[("mail_rejected", "Rejected by the mail server"), ("mail_bounce", "Bounced")]
     )
 
     # What the mail is about and whom it went to: learnt once at creation
@@ -434,6 +435,51 @@ class MailMail(models.Model):
         return dict(self._fields["outbox_status"]._description_selection(self.env)).get(
             self.outbox_status, self.state
         )
+
+    # ------------------------------------------------------------------
+    # Bounces
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _receive_bounce_report(self, email_message, message_dict):
+        """A delivery failure report (DSN) came back for mail we sent: the
+        email is Failed again, with the reason the recipient's server gave.
+        flufl.bounce reads the report (any of the formats servers use); a
+        report of a temporary delay only is not a failure."""
+        msg_ids = message_dict.get("bounced_msg_ids") or []
+        if not msg_ids:
+            return self.browse()
+        mails = self.search([("message_id", "in", msg_ids), ("state", "=", "sent")])
+        if not mails:
+            return mails
+        temporary, permanent = all_failures(email_message)
+        bounced = sorted(address.decode("utf-8", "replace") if isinstance(address, bytes) else address
+                         for address in permanent)
+        if not bounced and message_dict.get("bounced_email") and not temporary:
+            bounced = [message_dict["bounced_email"]]
+        if not bounced:
+            _logger.info("Delivery report for %s: temporary delay only, email %s stays sent", msg_ids, mails.ids)
+            return self.browse()
+        reason = self.env._(
+            "Bounced: the recipient's mail server returned this email as undeliverable to %(addresses)s.%(detail)s",
+            addresses=", ".join(bounced),
+            detail=(" " + self._bounce_detail(email_message)) if self._bounce_detail(email_message) else "",
+        )
+        mails.write({"state": "exception", "failure_type": "mail_bounce", "failure_reason": reason})
+        _logger.info("Email(s) %s bounced (%s): back in the Outbox as Failed", mails.ids, ", ".join(bounced))
+        return mails
+
+    @api.model
+    def _bounce_detail(self, email_message):
+        """The server's own words from the report: its Diagnostic-Code."""
+        for part in email_message.walk():
+            if part.get_content_type() != "message/delivery-status":
+                continue
+            for block in part.get_payload() if part.is_multipart() else []:
+                diagnostic = block.get("Diagnostic-Code")
+                if diagnostic:
+                    return " ".join(str(diagnostic).split(";", 1)[-1].split())
+        return ""
 
     # ------------------------------------------------------------------
     # Retention

@@ -1,3 +1,4 @@
+from . import test_bounce
 from . import test_delivery
 from . import test_email_tab
 from . import test_outbox
