@@ -20,6 +20,11 @@
         "views/res_config_settings_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "recruitment_mail/static/tests/tours/*.js",
+        ],
+    },
     "demo": [
         "demo/recruitment_mail_demo.xml",
     ],

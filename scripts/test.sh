@@ -16,7 +16,7 @@ KEEP_DBS="${KEEP_DBS:-0}"        # 1: keep the databases for post-mortem debuggi
 
 ensure_postgres
 find_odoo
-ensure_python_deps "$REPO_ROOT/requirements-dev.txt" pytest pytest_odoo aiosmtpd email_validator flufl.bounce requests
+ensure_python_deps "$REPO_ROOT/requirements-dev.txt" pytest pytest_odoo aiosmtpd email_validator flufl.bounce requests websocket
 ADDONS_PATH="$(addons_path)"
 # Split PYTEST_ARGS like a shell would, so quoting works: PYTEST_ARGS="-k 'a or b'".
 pytest_extra=()

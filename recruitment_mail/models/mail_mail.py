@@ -369,13 +369,17 @@ class MailMail(models.Model):
         self.check_access("unlink")
         _logger.info("Outbox: %s email(s) deleted by user %s: %s", count, self.env.uid, self.ids)
         self.sudo().unlink()
+        # From the email's own form there is nothing left to show: back to the Outbox.
+        after = (self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.action_outbox")
+                 if self.env.context.get("recruitment_mail_back_to_outbox")
+                 else {"type": "ir.actions.client", "tag": "soft_reload"})
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "type": "success",
                 "message": self.env._("%(count)s email(s) deleted.", count=count),
-                "next": {"type": "ir.actions.act_window_close"},
+                "next": after,
             },
         }
 
@@ -414,11 +418,24 @@ class MailMail(models.Model):
 
     def action_open_vacancy(self):
         self.ensure_one()
-        return self.job_id._get_records_action(name=self.env._("Vacancy"))
+        return self._open_related(self.job_id, self.env._("Vacancy"))
 
     def action_open_placement(self):
         self.ensure_one()
-        return self.placement_id._get_records_action(name=self.env._("Placement"))
+        return self._open_related(self.placement_id, self.env._("Placement"))
+
+    def _open_related(self, record, name):
+        # A fresh context: the Email tab's one names this model's views
+        # (form_view_ref...), which must not follow to the vacancy.
+        return {
+            "type": "ir.actions.act_window",
+            "name": name,
+            "res_model": record._name,
+            "res_id": record.id,
+            "views": [(False, "form")],
+            "target": "current",
+            "context": {},
+        }
 
     def _notify_and_reload(self, message):
         return {

@@ -5,3 +5,4 @@ from . import test_outbox
 from . import test_outbox_access
 from . import test_scheduled_email
 from . import test_sent_items
+from . import test_ui_tours
