@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -30,3 +30,23 @@ class ResConfigSettings(models.TransientModel):
         default=30,
         help="Jobs by Email skips candidates who were sent the same vacancy within this many days.",
     )
+
+    recruitment_mail_queue_interval = fields.Integer(
+        "Check the queue every (minutes)",
+        help="How often Odoo's email queue runs. New, resent and due email also wakes it at once.",
+    )
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron:
+            minutes = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
+            values["recruitment_mail_queue_interval"] = cron.interval_number * minutes.get(cron.interval_type, 1)
+        return values
+
+    def set_values(self):
+        super().set_values()
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron and self.recruitment_mail_queue_interval > 0:
+            cron.sudo().write({"interval_number": self.recruitment_mail_queue_interval, "interval_type": "minutes"})

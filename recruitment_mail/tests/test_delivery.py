@@ -41,6 +41,13 @@ class TestRetries(OutboxCase):
         self.assertEqual(mail.attempt_count, 1)
         self.assertFalse(mail.next_attempt_date)
 
+    def test_queue_interval_is_a_setting(self):
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.recruitment_mail_queue_interval, 1)
+        settings.recruitment_mail_queue_interval = 5
+        settings.execute()
+        self.assertEqual((self.cron.interval_number, self.cron.interval_type), (5, "minutes"))
+
     def test_retry_policy_is_a_setting(self):
         self.env["res.config.settings"].create({
             "recruitment_mail_max_attempts": 3, "recruitment_mail_retry_delays": "2, 10"}).execute()
