@@ -31,5 +31,4 @@
     "application": True,
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
-    "installable": True,
 }

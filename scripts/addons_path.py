@@ -2,6 +2,7 @@
 """Print an Odoo --addons-path: the directories given as arguments, then the
 addons directories bundled with the importable `odoo` package (the same two
 places Odoo itself uses when no addons_path is configured)."""
+
 import os
 import sys
 

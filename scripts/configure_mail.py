@@ -12,6 +12,7 @@ password never shows on a command line:
 Our record gets sequence 1 so Odoo picks it first; the other record this
 script manages (sink vs. real server) is archived so only one is in use.
 """
+
 import os
 
 MANAGED_NAMES = ("Local SMTP sink", "SMTP server")
@@ -36,8 +37,11 @@ if server:
     server.write(values)
 else:
     server = MailServer.create(values)
-MailServer.search([("name", "in", [n for n in MANAGED_NAMES if n != name]),
-                   ("active", "=", True)]).write({"active": False})
+MailServer.search([("name", "in", [n for n in MANAGED_NAMES if n != name]), ("active", "=", True)]).write(
+    {"active": False}
+)
 env.cr.commit()  # noqa: F821
-print(f"Outgoing mail server #{server.id} {name!r}: {values['smtp_host']}:{values['smtp_port']}"
-      f" encryption={values['smtp_encryption']} user={values['smtp_user'] or '-'}")
+print(
+    f"Outgoing mail server #{server.id} {name!r}: {values['smtp_host']}:{values['smtp_port']}"
+    f" encryption={values['smtp_encryption']} user={values['smtp_user'] or '-'}"
+)

@@ -6,6 +6,7 @@ Needs `pip install playwright` and Debian's chromium (no browser download):
 it drives /usr/bin/chromium (or $CHROMIUM) headless, logs in as admin/admin
 and photographs the Outbox, Sent items and a candidate's Email tab.
 """
+
 import argparse
 import os
 import re
@@ -29,9 +30,17 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         for size, viewport in VIEWPORTS.items():
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(f"{args.url}/web/login")

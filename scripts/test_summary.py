@@ -8,6 +8,7 @@ nothing). Prints one line per run, then, as the very last line, the combined
 ``N passed, M failed[, K skipped]``. Exits 1 if any run failed, or if no test
 ran at all; pytest's exit code 5 ("no tests collected") alone is not a failure.
 """
+
 import sys
 import xml.etree.ElementTree as ET
 

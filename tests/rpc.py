@@ -10,6 +10,7 @@
 Server-side errors raise ``RpcError`` carrying the server's message and the
 exception class name (e.g. ``odoo.exceptions.UserError``).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -72,9 +73,12 @@ class _ModelHelpers:
     def ref(self, xmlid: str) -> int:
         """Database id of ``module.name`` (``ir.model.data``), like ``env.ref(...).id``."""
         module, name = xmlid.split(".", 1)
-        rows = self._call("ir.model.data", "search_read",
-                          [[("module", "=", module), ("name", "=", name)]],
-                          {"fields": ["res_id"], "limit": 1})
+        rows = self._call(
+            "ir.model.data",
+            "search_read",
+            [[("module", "=", module), ("name", "=", name)]],
+            {"fields": ["res_id"], "limit": 1},
+        )
         if not rows:
             raise LookupError(f"no record with xmlid {xmlid}")
         return rows[0]["res_id"]
@@ -83,8 +87,7 @@ class _ModelHelpers:
 class OdooRpc(_ModelHelpers):
     """External JSON-RPC API on ``/jsonrpc`` (what XML-RPC clients use, in JSON)."""
 
-    def __init__(self, url: str, db: str, login: str = "admin", password: str = "admin",
-                 timeout: float = 120):
+    def __init__(self, url: str, db: str, login: str = "admin", password: str = "admin", timeout: float = 120):
         self.url = url.rstrip("/")
         self.db, self.login_name, self.password = db, login, password
         self.timeout = timeout
@@ -92,9 +95,12 @@ class OdooRpc(_ModelHelpers):
         self.uid = None
 
     def call(self, service: str, method: str, *args):
-        return _post_jsonrpc(self.session, f"{self.url}/jsonrpc",
-                             {"service": service, "method": method, "args": list(args)},
-                             self.timeout)
+        return _post_jsonrpc(
+            self.session,
+            f"{self.url}/jsonrpc",
+            {"service": service, "method": method, "args": list(args)},
+            self.timeout,
+        )
 
     def login(self) -> int:
         uid = self.call("common", "login", self.db, self.login_name, self.password)
@@ -106,8 +112,17 @@ class OdooRpc(_ModelHelpers):
     def execute_kw(self, model: str, method: str, args=None, kwargs=None):
         if self.uid is None:
             self.login()
-        return self.call("object", "execute_kw", self.db, self.uid, self.password,
-                         model, method, list(args or []), dict(kwargs or {}))
+        return self.call(
+            "object",
+            "execute_kw",
+            self.db,
+            self.uid,
+            self.password,
+            model,
+            method,
+            list(args or []),
+            dict(kwargs or {}),
+        )
 
     def _call(self, model, method, args, kwargs):
         return self.execute_kw(model, method, args, kwargs)
@@ -130,8 +145,7 @@ class WebSession(_ModelHelpers):
         return _post_jsonrpc(self.session, self.url + path, params or {}, self.timeout)
 
     def authenticate(self, login: str, password: str) -> dict:
-        info = self.json("/web/session/authenticate",
-                         {"db": self.db, "login": login, "password": password})
+        info = self.json("/web/session/authenticate", {"db": self.db, "login": login, "password": password})
         if not info or not info.get("uid"):
             raise RpcError({"message": f"authentication of {login!r} failed"})
         self.info = info
@@ -145,18 +159,28 @@ class WebSession(_ModelHelpers):
         return kwargs
 
     def call_kw(self, model: str, method: str, args=None, kwargs=None):
-        return self.json(f"/web/dataset/call_kw/{model}/{method}", {
-            "model": model, "method": method, "args": list(args or []),
-            "kwargs": self._kwargs_with_context(kwargs),
-        })
+        return self.json(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {
+                "model": model,
+                "method": method,
+                "args": list(args or []),
+                "kwargs": self._kwargs_with_context(kwargs),
+            },
+        )
 
     def call_button(self, model: str, method: str, ids, args=None, context=None):
         """Click a ``type="object"`` button on records ``ids``; returns the action (or False)."""
         ids = [ids] if isinstance(ids, int) else list(ids)
-        return self.json(f"/web/dataset/call_button/{model}/{method}", {
-            "model": model, "method": method, "args": [ids, *(args or [])],
-            "kwargs": self._kwargs_with_context({"context": context or {}}),
-        })
+        return self.json(
+            f"/web/dataset/call_button/{model}/{method}",
+            {
+                "model": model,
+                "method": method,
+                "args": [ids, *(args or [])],
+                "kwargs": self._kwargs_with_context({"context": context or {}}),
+            },
+        )
 
     def get(self, path: str, **kwargs) -> requests.Response:
         """Plain HTTP GET with this session's cookie (pages, downloads)."""

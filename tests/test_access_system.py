@@ -1,5 +1,6 @@
 """Who sees what, through the JSON-RPC API of a running server: the record
 rules and access rights hold for a user who bypasses the menus."""
+
 import pytest
 
 from rpc import RpcError
@@ -20,19 +21,29 @@ def agency(odoo_server):
     users = {}
     for login, groups in ROLES.items():
         existing = rpc.search("res.users", [("login", "=", login)])
-        values = {"name": login.title(), "login": login, "password": f"{login}-pw-123",
-                  "email": f"{login}@agency.example.com",
-                  "groups_id": [(6, 0, [rpc.ref(g) for g in groups])]}
+        values = {
+            "name": login.title(),
+            "login": login,
+            "password": f"{login}-pw-123",
+            "email": f"{login}@agency.example.com",
+            "groups_id": [(6, 0, [rpc.ref(g) for g in groups])],
+        }
         users[login] = existing[0] if existing else rpc.create("res.users", values)
-    partner = {login: rpc.read("res.users", [uid], ["partner_id"])[0]["partner_id"][0]
-               for login, uid in users.items()}
+    partner = {login: rpc.read("res.users", [uid], ["partner_id"])[0]["partner_id"][0] for login, uid in users.items()}
     mails = {}
     for login in ("rita", "colin"):
         attachment = rpc.create("ir.attachment", {"name": f"cv-{login}.txt", "raw": "CV", "res_model": "mail.message"})
-        mails[login] = rpc.create("mail.mail", {
-            "subject": f"Offer from {login}", "email_to": "bad@@example.com", "author_id": partner[login],
-            "email_from": f"{login}@agency.example.com", "body_html": f"<p>secret terms of {login}</p>",
-            "attachment_ids": [(6, 0, [attachment])]})
+        mails[login] = rpc.create(
+            "mail.mail",
+            {
+                "subject": f"Offer from {login}",
+                "email_to": "bad@@example.com",
+                "author_id": partner[login],
+                "email_from": f"{login}@agency.example.com",
+                "body_html": f"<p>secret terms of {login}</p>",
+                "attachment_ids": [(6, 0, [attachment])],
+            },
+        )
         message = rpc.read("mail.mail", [mails[login]], ["mail_message_id"])[0]["mail_message_id"][0]
         rpc.write("ir.attachment", [attachment], {"res_id": message})  # as the chatter links them
     odoo_server.run_mail_queue()

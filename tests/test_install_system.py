@@ -1,5 +1,6 @@
 """Installing on a database that already has email, and uninstalling again:
 a real Odoo server, the add-on installed and removed through the Apps API."""
+
 import subprocess
 import time
 
@@ -13,9 +14,19 @@ def stock_server(harness, smtp_server):
     """Odoo with mail, contacts and hr_recruitment, without recruitment_mail."""
     db = harness.new_db_name()
     logfile = harness.log_dir / f"odoo-{db}-stock.log"
-    proc = subprocess.run([*harness.base_args(db), "-i", "mail,contacts,hr_recruitment",
-                           "--without-demo=all", "--stop-after-init", "--no-http",
-                           "--max-cron-threads=0", f"--logfile={logfile}"], stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [
+            *harness.base_args(db),
+            "-i",
+            "mail,contacts,hr_recruitment",
+            "--without-demo=all",
+            "--stop-after-init",
+            "--no-http",
+            "--max-cron-threads=0",
+            f"--logfile={logfile}",
+        ],
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, _tail(logfile)
     server = OdooServer(harness, db, smtp_server.port)
     try:
@@ -35,10 +46,19 @@ def test_install_links_existing_email_and_uninstall_leaves_stock_mail_working(st
     rpc = stock_server.rpc
     job = rpc.create("hr.job", {"name": "Warehouse Team Leader"})
     anna = rpc.create("res.partner", {"name": "Anna", "email": "anna@example.com"})
-    about_job = rpc.create("mail.mail", {
-        "subject": "Before install", "email_to": "anna@example.com", "model": "hr.job", "res_id": job,
-        "email_from": "jobs@agency.example.com", "body_html": "<p>x</p>", "state": "exception",
-        "failure_reason": "old failure"})
+    about_job = rpc.create(
+        "mail.mail",
+        {
+            "subject": "Before install",
+            "email_to": "anna@example.com",
+            "model": "hr.job",
+            "res_id": job,
+            "email_from": "jobs@agency.example.com",
+            "body_html": "<p>x</p>",
+            "state": "exception",
+            "failure_reason": "old failure",
+        },
+    )
 
     module = rpc.search("ir.module.module", [("name", "=", MODULE)])
     rpc.execute_kw("ir.module.module", "button_immediate_install", [module])
@@ -52,13 +72,19 @@ def test_install_links_existing_email_and_uninstall_leaves_stock_mail_working(st
     rpc.execute_kw("ir.module.module", "button_immediate_uninstall", [module])
     rpc.login()
     assert module_state(rpc) == "uninstalled"
-    cron = rpc.read("ir.cron", [rpc.ref("mail.ir_cron_mail_scheduler_action")],
-                    ["interval_number", "interval_type"])[0]
+    cron = rpc.read("ir.cron", [rpc.ref("mail.ir_cron_mail_scheduler_action")], ["interval_number", "interval_type"])[0]
     assert (cron["interval_number"], cron["interval_type"]) == (1, "hours")
 
     # stock Odoo still sends mail
-    mail_id = rpc.create("mail.mail", {"subject": "After uninstall", "email_to": "lea@example.com",
-                                       "email_from": "jobs@agency.example.com", "body_html": "<p>y</p>"})
+    mail_id = rpc.create(
+        "mail.mail",
+        {
+            "subject": "After uninstall",
+            "email_to": "lea@example.com",
+            "email_from": "jobs@agency.example.com",
+            "body_html": "<p>y</p>",
+        },
+    )
     stock_server.run_mail_queue()
     messages = smtp_server.wait_for(1, timeout=30)
     assert [m["Subject"] for m in messages] == ["After uninstall"]

@@ -1,5 +1,6 @@
 """The Outbox end to end: a real Odoo server process, a real SMTP server on
 127.0.0.1, driven over the same JSON-RPC routes the web client uses."""
+
 import datetime as dt
 import time
 
@@ -8,18 +9,29 @@ import pytest
 from rpc import RpcError
 
 OUTBOX = [("outbox_status", "in", ["queued", "scheduled", "failed"])]
-FIELDS = ["subject", "outbox_status", "failure_type", "failure_reason", "message_id",
-          "attempt_count", "smtp_server_id", "next_attempt_date"]
+FIELDS = [
+    "subject",
+    "outbox_status",
+    "failure_type",
+    "failure_reason",
+    "message_id",
+    "attempt_count",
+    "smtp_server_id",
+    "next_attempt_date",
+]
 
 
 def queue(rpc, subject, email_to, **values):
-    return rpc.create("mail.mail", {
-        "subject": subject,
-        "email_from": "Agency <jobs@agency.example.com>",
-        "email_to": email_to,
-        "body_html": f"<p>{subject}</p>",
-        **values,
-    })
+    return rpc.create(
+        "mail.mail",
+        {
+            "subject": subject,
+            "email_from": "Agency <jobs@agency.example.com>",
+            "email_to": email_to,
+            "body_html": f"<p>{subject}</p>",
+            **values,
+        },
+    )
 
 
 def read(rpc, mail_id):
@@ -62,9 +74,15 @@ def test_queue_send_fail_schedule_then_fix_and_resend(odoo_server, smtp_server):
 
     # What the user sees in Mail > Outbox
     web = odoo_server.web_session()
-    listed = {row["id"]: row for row in web.call_kw(
-        "mail.mail", "search_read", [OUTBOX + [("id", "in", [good, bad, later])]],
-        {"fields": ["outbox_status", "failure_summary"]})}
+    listed = {
+        row["id"]: row
+        for row in web.call_kw(
+            "mail.mail",
+            "search_read",
+            [OUTBOX + [("id", "in", [good, bad, later])]],
+            {"fields": ["outbox_status", "failure_summary"]},
+        )
+    }
     assert set(listed) == {bad, later}
     assert "Address syntax error" in listed[bad]["failure_summary"]
 
@@ -74,8 +92,9 @@ def test_queue_send_fail_schedule_then_fix_and_resend(odoo_server, smtp_server):
     assert action["params"]["type"] == "success"
     assert read(rpc, bad)["outbox_status"] in ("queued", "sent")
     fixed_id = read(rpc, bad)["message_id"]
-    assert wait_until(lambda: arrived(smtp_server, fixed_id) >= 1), \
+    assert wait_until(lambda: arrived(smtp_server, fixed_id) >= 1), (
         "Resend wakes the cron: the mail leaves without anyone running the queue"
+    )
     odoo_server.run_mail_queue()  # a second run must not send it again
     time.sleep(1)
     assert arrived(smtp_server, fixed_id) == 1
@@ -124,8 +143,9 @@ def test_dead_smtp_server_is_named_and_mail_goes_once_it_is_back(odoo_server, sm
         odoo_server.run_mail_queue()
         assert wait_until(lambda: read(rpc, failed_id)["outbox_status"] == "failed", timeout=30)
     finally:
-        rpc.unlink("ir.config_parameter", rpc.search("ir.config_parameter",
-                                                      [("key", "=", "recruitment_mail.max_attempts")]))
+        rpc.unlink(
+            "ir.config_parameter", rpc.search("ir.config_parameter", [("key", "=", "recruitment_mail.max_attempts")])
+        )
     failed = read(rpc, failed_id)
     assert failed["failure_type"] == "mail_smtp"
     assert "Connection refused" in failed["failure_reason"]
@@ -198,8 +218,9 @@ def test_bounce_report_through_the_mail_gateway_fails_the_sent_email(odoo_server
     assert wait_until(lambda: arrived(smtp_server, message_id) == 1)
     assert read(rpc, mail)["outbox_status"] == "sent"
     # what Odoo's mailgate script does with an incoming email
-    rpc.execute_kw("mail.thread", "message_process",
-                   [False, DSN.format(address="moved.on@example.com", message_id=message_id)])
+    rpc.execute_kw(
+        "mail.thread", "message_process", [False, DSN.format(address="moved.on@example.com", message_id=message_id)]
+    )
     bounced = read(rpc, mail)
     assert bounced["outbox_status"] == "failed"
     assert bounced["failure_type"] == "mail_bounce"

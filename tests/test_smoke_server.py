@@ -1,4 +1,5 @@
 """The harness itself works: Odoo serves, the add-on is installed, mail reaches SMTP."""
+
 from conftest import MODULE
 
 
@@ -16,12 +17,15 @@ def test_web_session_login(odoo_server):
 
 def test_mail_queue_delivers_to_smtp(odoo_server, smtp_server):
     subject = "Harness smoke test"
-    mail_id = odoo_server.rpc.create("mail.mail", {
-        "email_from": "Agency <agency@example.com>",
-        "email_to": "candidate@example.com",
-        "subject": subject,
-        "body_html": "<p>Hello from the system tests.</p>",
-    })
+    mail_id = odoo_server.rpc.create(
+        "mail.mail",
+        {
+            "email_from": "Agency <agency@example.com>",
+            "email_to": "candidate@example.com",
+            "subject": subject,
+            "body_html": "<p>Hello from the system tests.</p>",
+        },
+    )
     odoo_server.run_mail_queue()
 
     messages = smtp_server.wait_for(1, timeout=30)

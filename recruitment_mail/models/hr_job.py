@@ -7,8 +7,13 @@ class HrJob(models.Model):
     _inherit = ["hr.job", "recruitment.mail.about.mixin"]
 
     candidate_tag_ids = fields.Many2many(
-        "hr.applicant.category", "hr_job_candidate_tag_rel", "job_id", "tag_id", string="Candidate tags",
-        help="Jobs by Email offers this vacancy to candidates with one of these tags.")
+        "hr.applicant.category",
+        "hr_job_candidate_tag_rel",
+        "job_id",
+        "tag_id",
+        string="Candidate tags",
+        help="Jobs by Email offers this vacancy to candidates with one of these tags.",
+    )
 
     def action_jobs_by_email(self):
         """Open Jobs by Email for this vacancy."""

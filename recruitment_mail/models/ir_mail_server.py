@@ -1,7 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 import logging
 import smtplib
-
 from datetime import timedelta
 
 from odoo import fields, models, tools
@@ -31,8 +30,10 @@ class IrMailServer(models.Model):
     _inherit = "ir.mail_server"
 
     max_per_minute = fields.Integer(
-        "Emails per minute", help="The most this server accepts per minute (0: no limit). Email over "
-        "the limit waits in the Outbox for the next minute; it counts no failed attempt.")
+        "Emails per minute",
+        help="The most this server accepts per minute (0: no limit). Email over "
+        "the limit waits in the Outbox for the next minute; it counts no failed attempt.",
+    )
     max_per_hour = fields.Integer("Emails per hour", help="The most this server accepts per hour (0: no limit).")
 
     def _sending_capacity(self):
@@ -48,7 +49,8 @@ class IrMailServer(models.Model):
             if limit:
                 self.env.cr.execute(
                     "SELECT count(*) FROM mail_mail WHERE smtp_server_id = %s AND last_attempt_date > %s",
-                    (self.id, now - window))
+                    (self.id, now - window),
+                )
                 left.append(max(limit - self.env.cr.fetchone()[0], 0))
         return min(left)
 
@@ -61,17 +63,36 @@ class IrMailServer(models.Model):
             parts.append(self.env._("%(count)s per hour", count=self.max_per_hour))
         return self.env._("the sending limit of %(server)s (%(limits)s)", server=self.name, limits=", ".join(parts))
 
-    def connect(self, host=None, port=None, user=None, password=None, encryption=None,
-                smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False,
-                mail_server_id=None, allow_archived=False):
+    def connect(
+        self,
+        host=None,
+        port=None,
+        user=None,
+        password=None,
+        encryption=None,
+        smtp_from=None,
+        ssl_certificate=None,
+        ssl_private_key=None,
+        smtp_debug=False,
+        mail_server_id=None,
+        allow_archived=False,
+    ):
         connection = self.env.context.get("recruitment_mail_connection")
         if connection is not None:
             connection["mail_server_id"] = self._server_to_use(mail_server_id, host, smtp_from).id
         try:
             return super().connect(
-                host=host, port=port, user=user, password=password, encryption=encryption,
-                smtp_from=smtp_from, ssl_certificate=ssl_certificate, ssl_private_key=ssl_private_key,
-                smtp_debug=smtp_debug, mail_server_id=mail_server_id, allow_archived=allow_archived,
+                host=host,
+                port=port,
+                user=user,
+                password=password,
+                encryption=encryption,
+                smtp_from=smtp_from,
+                ssl_certificate=ssl_certificate,
+                ssl_private_key=ssl_private_key,
+                smtp_debug=smtp_debug,
+                mail_server_id=mail_server_id,
+                allow_archived=allow_archived,
             )
         except Exception as exc:
             if not self.env.context.get("recruitment_mail_sending"):
@@ -109,19 +130,38 @@ class IrMailServer(models.Model):
         return self.env._(
             'The outgoing mail server "%(name)s" (%(address)s) %(what)s. '
             "Check the SMTP settings of this server and use Test Connection.",
-            name=name, address=address, what=what,
+            name=name,
+            address=address,
+            what=what,
         )
 
-    def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None,
-                   smtp_user=None, smtp_password=None, smtp_encryption=None,
-                   smtp_ssl_certificate=None, smtp_ssl_private_key=None,
-                   smtp_debug=False, smtp_session=None):
+    def send_email(
+        self,
+        message,
+        mail_server_id=None,
+        smtp_server=None,
+        smtp_port=None,
+        smtp_user=None,
+        smtp_password=None,
+        smtp_encryption=None,
+        smtp_ssl_certificate=None,
+        smtp_ssl_private_key=None,
+        smtp_debug=False,
+        smtp_session=None,
+    ):
         try:
             return super().send_email(
-                message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
-                smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
-                smtp_ssl_certificate=smtp_ssl_certificate, smtp_ssl_private_key=smtp_ssl_private_key,
-                smtp_debug=smtp_debug, smtp_session=smtp_session,
+                message,
+                mail_server_id=mail_server_id,
+                smtp_server=smtp_server,
+                smtp_port=smtp_port,
+                smtp_user=smtp_user,
+                smtp_password=smtp_password,
+                smtp_encryption=smtp_encryption,
+                smtp_ssl_certificate=smtp_ssl_certificate,
+                smtp_ssl_private_key=smtp_ssl_private_key,
+                smtp_debug=smtp_debug,
+                smtp_session=smtp_session,
             )
         except MailDeliveryException as exc:
             cause = exc.__cause__ or exc.__context__
@@ -145,25 +185,45 @@ class IrMailServer(models.Model):
                 for address, (code, text) in exc.recipients.items()
             )
             temporary = all(400 <= code < 500 for code, _text in exc.recipients.values())
-            return "mail_rejected", self.env._(
-                "The mail server refused the recipient %(refused)s", refused=refused), temporary
+            return (
+                "mail_rejected",
+                self.env._("The mail server refused the recipient %(refused)s", refused=refused),
+                temporary,
+            )
         if isinstance(exc, smtplib.SMTPSenderRefused):
-            return "mail_rejected", self.env._(
-                "The mail server refused the sender %(sender)s: %(reply)s",
-                sender=exc.sender, reply=smtp_reply(exc),
-            ), 400 <= exc.smtp_code < 500
+            return (
+                "mail_rejected",
+                self.env._(
+                    "The mail server refused the sender %(sender)s: %(reply)s",
+                    sender=exc.sender,
+                    reply=smtp_reply(exc),
+                ),
+                400 <= exc.smtp_code < 500,
+            )
         if isinstance(exc, smtplib.SMTPResponseException):
-            return "mail_rejected", self.env._(
-                "The mail server rejected the email: %(reply)s", reply=smtp_reply(exc)), 400 <= exc.smtp_code < 500
+            return (
+                "mail_rejected",
+                self.env._("The mail server rejected the email: %(reply)s", reply=smtp_reply(exc)),
+                400 <= exc.smtp_code < 500,
+            )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
-            return "mail_email_invalid", self.env._(
-                "The mail server does not accept this email: %(error)s. Addresses with non-ASCII "
-                "characters before the @ need a server that supports SMTPUTF8.",
-                error=describe_error(exc)), False
+            return (
+                "mail_email_invalid",
+                self.env._(
+                    "The mail server does not accept this email: %(error)s. Addresses with non-ASCII "
+                    "characters before the @ need a server that supports SMTPUTF8.",
+                    error=describe_error(exc),
+                ),
+                False,
+            )
         if isinstance(exc, (OSError, smtplib.SMTPException)):
-            return "mail_smtp", self.env._(
-                "The connection to the mail server failed while sending: %(error)s. "
-                "Check the SMTP settings if this happens again.",
-                error=describe_error(exc),
-            ), True
+            return (
+                "mail_smtp",
+                self.env._(
+                    "The connection to the mail server failed while sending: %(error)s. "
+                    "Check the SMTP settings if this happens again.",
+                    error=describe_error(exc),
+                ),
+                True,
+            )
         return None

@@ -11,8 +11,7 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
     _name = "recruitment.mail.about.mixin"
     _description = "Record with an Email tab"
 
-    contact_mail_ids = fields.Many2many(
-        "mail.mail", string="Emails", compute="_compute_contact_mail_ids")
+    contact_mail_ids = fields.Many2many("mail.mail", string="Emails", compute="_compute_contact_mail_ids")
     contact_mail_count = fields.Integer("Email count", compute="_compute_contact_mail_ids")
 
     def _contact_mail_domain(self):
@@ -31,8 +30,7 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
                 record.contact_mail_count = 0
                 continue
             domain = record._contact_mail_domain()
-            record.contact_mail_ids = Mail.search(domain, limit=self._contact_mail_tab_limit,
-                                                  order="id desc")
+            record.contact_mail_ids = Mail.search(domain, limit=self._contact_mail_tab_limit, order="id desc")
             record.contact_mail_count = Mail.search_count(domain)
 
     def action_open_contact_mail(self):

@@ -5,7 +5,6 @@ import smtplib
 import textwrap
 import threading
 from datetime import timedelta
-from itertools import groupby
 
 import psycopg2
 from email_validator import EmailNotValidError, validate_email
@@ -98,13 +97,20 @@ class MailMail(models.Model):
         "date. Failed: could not be sent, see the failure message.",
     )
     attempt_count = fields.Integer(
-        "Attempts", readonly=True, copy=False, help="Attempts to send since the email was queued or resent.")
+        "Attempts", readonly=True, copy=False, help="Attempts to send since the email was queued or resent."
+    )
     next_attempt_date = fields.Datetime(
-        "Next attempt", readonly=True, copy=False,
-        help="After a temporary failure (mail server busy or unreachable) the email waits until then.")
+        "Next attempt",
+        readonly=True,
+        copy=False,
+        help="After a temporary failure (mail server busy or unreachable) the email waits until then.",
+    )
     waiting_reason = fields.Char(
-        "Waiting for", readonly=True, copy=False,
-        help="Why a due email was left in the queue, e.g. the mail server's sending limit.")
+        "Waiting for",
+        readonly=True,
+        copy=False,
+        help="Why a due email was left in the queue, e.g. the mail server's sending limit.",
+    )
     last_attempt_date = fields.Datetime("Last attempt", readonly=True, copy=False)
     date_sent = fields.Datetime("Sent on", readonly=True, copy=False)
     smtp_server_id = fields.Many2one(
@@ -116,11 +122,13 @@ class MailMail(models.Model):
         help="The outgoing mail server this email was last handed to.",
     )
     recipients_display = fields.Char(
-        "Addressed to", compute="_compute_recipients_display", store=True, readonly=True,
-        help="Who the email is addressed to: the addresses typed in To and the recipient contacts.")
-    failure_summary = fields.Char(
-        "Failure message", compute="_compute_failure_summary"
+        "Addressed to",
+        compute="_compute_recipients_display",
+        store=True,
+        readonly=True,
+        help="Who the email is addressed to: the addresses typed in To and the recipient contacts.",
     )
+    failure_summary = fields.Char("Failure message", compute="_compute_failure_summary")
     mail_user_id = fields.Many2one(
         "res.users",
         string="User",
@@ -146,22 +154,33 @@ class MailMail(models.Model):
     # (see _context_values) and stored, so that lists and Email tabs read it
     # from an index instead of working it out per row.
     job_id = fields.Many2one(
-        "hr.job", string="Vacancy", index="btree_not_null", readonly=True, copy=False, ondelete="set null")
+        "hr.job", string="Vacancy", index="btree_not_null", readonly=True, copy=False, ondelete="set null"
+    )
     applicant_id = fields.Many2one(
-        "hr.applicant", string="Application", index="btree_not_null", readonly=True, copy=False,
-        ondelete="set null")
+        "hr.applicant", string="Application", index="btree_not_null", readonly=True, copy=False, ondelete="set null"
+    )
     placement_id = fields.Many2one(
-        "hr.applicant", string="Placement", index="btree_not_null", readonly=True, copy=False,
+        "hr.applicant",
+        index="btree_not_null",
+        readonly=True,
+        copy=False,
         ondelete="set null",
-        help="A placement is a hired application: the one this email was about, if it was hired then.")
+        help="A placement is a hired application: the one this email was about, if it was hired then.",
+    )
     candidate_id = fields.Many2one(
-        "hr.candidate", string="Candidate", index="btree_not_null", readonly=True, copy=False,
-        ondelete="set null")
+        "hr.candidate", index="btree_not_null", readonly=True, copy=False, ondelete="set null"
+    )
     contact_ids = fields.Many2many(
-        "res.partner", "mail_mail_contact_rel", "mail_id", "partner_id", string="Contacts",
-        readonly=True, copy=False,
+        "res.partner",
+        "mail_mail_contact_rel",
+        "mail_id",
+        "partner_id",
+        string="Contacts",
+        readonly=True,
+        copy=False,
         help="Every contact this email was addressed to: its recipients, and the contacts "
-        "whose email address is in its To or Cc.")
+        "whose email address is in its To or Cc.",
+    )
 
     def _auto_init(self):
         # On install, created before the ORM sees them so that a database with
@@ -171,8 +190,12 @@ class MailMail(models.Model):
         self.env.cr.execute("SELECT state FROM ir_module_module WHERE name = 'recruitment_mail'")
         row = self.env.cr.fetchone()
         if row and row[0] == "to install":
-            for name, column_type in (("outbox_status", "varchar"), ("mail_user_id", "int4"),
-                                      ("is_system_mail", "bool"), ("recipients_display", "varchar")):
+            for name, column_type in (
+                ("outbox_status", "varchar"),
+                ("mail_user_id", "int4"),
+                ("is_system_mail", "bool"),
+                ("recipients_display", "varchar"),
+            ):
                 if not sql.column_exists(self.env.cr, self._table, name):
                     sql.create_column(self.env.cr, self._table, name, column_type)
         return super()._auto_init()
@@ -183,8 +206,9 @@ class MailMail(models.Model):
         context, a batch at a time."""
         self.env.cr.execute("SELECT id FROM mail_mail ORDER BY id")
         all_ids = [row[0] for row in self.env.cr.fetchall()]
-        computed = [self._fields[name] for name in
-                    ("outbox_status", "mail_user_id", "is_system_mail", "recipients_display")]
+        computed = [
+            self._fields[name] for name in ("outbox_status", "mail_user_id", "is_system_mail", "recipients_display")
+        ]
         for batch_ids in tools.split_every(batch_size, all_ids):
             mails = self.sudo().browse(batch_ids)
             for field in computed:
@@ -255,7 +279,7 @@ class MailMail(models.Model):
         """Store the vacancy, placement, candidate and contacts of these mails.
         Values given explicitly at creation (Jobs by Email) are kept."""
         per_mail = self.sudo()._context_values()
-        for mail, vals in zip(self, explicit or [{}] * len(self)):
+        for mail, vals in zip(self, explicit or [{}] * len(self), strict=True):
             values = {key: value for key, value in per_mail[mail.id].items() if not vals.get(key)}
             if values:
                 mail.sudo().write(values)
@@ -274,18 +298,24 @@ class MailMail(models.Model):
             values[mail.id]["candidate_id"] = mail.res_id
         applicant_mails = by_model.get("hr.applicant", [])
         if applicant_mails:
-            applicants = self.env["hr.applicant"].with_context(active_test=False).browse(
-                {mail.res_id for mail in applicant_mails}).exists()
+            applicants = (
+                self.env["hr.applicant"]
+                .with_context(active_test=False)
+                .browse({mail.res_id for mail in applicant_mails})
+                .exists()
+            )
             for mail in applicant_mails:
                 applicant = applicants.filtered(lambda a, res_id=mail.res_id: a.id == res_id)
                 if not applicant:
                     continue
-                values[mail.id].update({
-                    "applicant_id": applicant.id,
-                    "job_id": applicant.job_id.id,
-                    "candidate_id": applicant.candidate_id.id,
-                    "placement_id": applicant.id if applicant.application_status == "hired" else False,
-                })
+                values[mail.id].update(
+                    {
+                        "applicant_id": applicant.id,
+                        "job_id": applicant.job_id.id,
+                        "candidate_id": applicant.candidate_id.id,
+                        "placement_id": applicant.id if applicant.application_status == "hired" else False,
+                    }
+                )
         partners_by_email = self._partners_by_address()
         for mail in self:
             contacts = set(mail.recipient_ids.ids)
@@ -301,8 +331,11 @@ class MailMail(models.Model):
             addresses.update(tools.email_normalize_all(f"{mail.email_to or ''},{mail.email_cc or ''}"))
         if not addresses:
             return {}
-        partners = self.env["res.partner"].with_context(active_test=False).search_read(
-            [("email_normalized", "in", list(addresses))], ["email_normalized"])
+        partners = (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search_read([("email_normalized", "in", list(addresses))], ["email_normalized"])
+        )
         found = {}
         for partner in partners:
             found.setdefault(partner["email_normalized"], []).append(partner["id"])
@@ -346,8 +379,15 @@ class MailMail(models.Model):
                     ),
                 )
             )
-        self.write({"state": "outgoing", "failure_type": False, "attempt_count": 0,
-                    "next_attempt_date": False, "waiting_reason": False})
+        self.write(
+            {
+                "state": "outgoing",
+                "failure_type": False,
+                "attempt_count": 0,
+                "next_attempt_date": False,
+                "waiting_reason": False,
+            }
+        )
         _logger.info("Outbox: %s failed email(s) resent by user %s: %s", len(self), self.env.uid, self.ids)
         return self._notify_and_reload(
             self.env._("%(count)s email(s) queued again; they are being sent now.", count=len(self))
@@ -370,9 +410,11 @@ class MailMail(models.Model):
         _logger.info("Outbox: %s email(s) deleted by user %s: %s", count, self.env.uid, self.ids)
         self.sudo().unlink()
         # From the email's own form there is nothing left to show: back to the Outbox.
-        after = (self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.action_outbox")
-                 if self.env.context.get("recruitment_mail_back_to_outbox")
-                 else {"type": "ir.actions.client", "tag": "soft_reload"})
+        after = (
+            self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.action_outbox")
+            if self.env.context.get("recruitment_mail_back_to_outbox")
+            else {"type": "ir.actions.client", "tag": "soft_reload"}
+        )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -389,8 +431,7 @@ class MailMail(models.Model):
         if not_waiting:
             raise UserError(self.env._("Only queued or scheduled emails can be sent now; resend failed emails."))
         self.write({"scheduled_date": False, "next_attempt_date": False})
-        return self._notify_and_reload(
-            self.env._("%(count)s email(s) are being sent now.", count=len(self)))
+        return self._notify_and_reload(self.env._("%(count)s email(s) are being sent now.", count=len(self)))
 
     def action_reschedule(self):
         return {
@@ -449,9 +490,7 @@ class MailMail(models.Model):
         }
 
     def _outbox_status_label(self):
-        return dict(self._fields["outbox_status"]._description_selection(self.env)).get(
-            self.outbox_status, self.state
-        )
+        return dict(self._fields["outbox_status"]._description_selection(self.env)).get(self.outbox_status, self.state)
 
     # ------------------------------------------------------------------
     # Bounces
@@ -470,8 +509,9 @@ class MailMail(models.Model):
         if not mails:
             return mails
         temporary, permanent = all_failures(email_message)
-        bounced = sorted(address.decode("utf-8", "replace") if isinstance(address, bytes) else address
-                         for address in permanent)
+        bounced = sorted(
+            address.decode("utf-8", "replace") if isinstance(address, bytes) else address for address in permanent
+        )
         if not bounced and message_dict.get("bounced_email") and not temporary:
             bounced = [message_dict["bounced_email"]]
         if not bounced:
@@ -529,7 +569,7 @@ class MailMail(models.Model):
             self.sudo().browse(ids).unlink()
             deleted += len(ids)
             if auto_commit:
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
             if len(ids) < batch_size:
                 break
         if deleted:
@@ -551,9 +591,7 @@ class MailMail(models.Model):
         if ids or "filters" in self.env.context:
             return super().process_email_queue(ids=ids, batch_size=batch_size)
         self._promote_due_scheduled()
-        batch_size = int(
-            self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size)
-        )
+        batch_size = int(self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size))
         send_ids = self._pick_due_ids(batch_size)
         if not send_ids:
             return True
@@ -587,9 +625,7 @@ class MailMail(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     def _count_due(self):
-        self.env.cr.execute(
-            f"SELECT count(*) FROM mail_mail WHERE {self._DUE_WHERE}", {"now": fields.Datetime.now()}
-        )
+        self.env.cr.execute(f"SELECT count(*) FROM mail_mail WHERE {self._DUE_WHERE}", {"now": fields.Datetime.now()})
         return self.env.cr.fetchone()[0]
 
     def _promote_due_scheduled(self):
@@ -610,8 +646,7 @@ class MailMail(models.Model):
         # The flags make ir.mail_server.connect() explain a connection failure
         # in words a user can act on and say which server it tried (see
         # ir_mail_server.py), so that the failed mail can point at it.
-        return super(MailMail, self.with_context(
-            recruitment_mail_sending=True, recruitment_mail_connection={})).send(
+        return super(MailMail, self.with_context(recruitment_mail_sending=True, recruitment_mail_connection={})).send(
             auto_commit=auto_commit,
             raise_exception=raise_exception,
             post_send_callback=post_send_callback,
@@ -630,15 +665,21 @@ class MailMail(models.Model):
                     waiting = self.browse(batch_ids[capacity:])
                     waiting.write({"waiting_reason": server._limit_description()})
                     self._trigger_queue_at(fields.Datetime.now() + timedelta(minutes=1))
-                    _logger.info("Sending limit of mail server %s reached: %s email(s) wait",
-                                 server.id, len(waiting))
+                    _logger.info("Sending limit of mail server %s reached: %s email(s) wait", server.id, len(waiting))
                     batch_ids = batch_ids[:capacity]
                 handed[server.id] = handed.get(server.id, 0) + len(batch_ids)
             if batch_ids:
                 yield mail_server_id, alias_domain_id, smtp_from, batch_ids
 
-    def _send(self, auto_commit=False, raise_exception=False, smtp_session=None, alias_domain_id=False,
-              mail_server=False, post_send_callback=None):
+    def _send(
+        self,
+        auto_commit=False,
+        raise_exception=False,
+        smtp_session=None,
+        alias_domain_id=False,
+        mail_server=False,
+        post_send_callback=None,
+    ):
         """Send mail one by one through stock ``_send``, so that a mail with a
         bad address or a dropped connection gets a message a user can act on
         instead of stopping the batch or failing without a reason, and so that
@@ -646,7 +687,7 @@ class MailMail(models.Model):
         if auto_commit is True:
             # What was read so far comes from an older snapshot: the claims
             # below must see what other workers committed since.
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
         for mail in self:
             if not mail._claim(auto_commit):
                 continue
@@ -693,8 +734,10 @@ class MailMail(models.Model):
         self.ensure_one()
         try:
             self.env.cr.execute(
-                "SELECT state FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", (self.id,),
-                log_exceptions=False)
+                "SELECT state FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                (self.id,),
+                log_exceptions=False,
+            )
         except psycopg2.errors.SerializationFailure:
             if not auto_commit:
                 raise
@@ -711,13 +754,14 @@ class MailMail(models.Model):
         if auto_commit is True:
             if post_send_callback:
                 post_send_callback(mail.ids)
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only, as stock _send does
 
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
         # A line break in a header would split it (header injection): a
         # subject is folded onto one line; addresses are refused earlier.
         emails = super()._prepare_outgoing_list(
-            mail_server=mail_server, recipients_follower_status=recipients_follower_status)
+            mail_server=mail_server, recipients_follower_status=recipients_follower_status
+        )
         for email in emails:
             if email.get("subject") and _LINE_BREAK.search(email["subject"]):
                 email["subject"] = " ".join(email["subject"].split())
@@ -730,8 +774,10 @@ class MailMail(models.Model):
     def _ascii_formatted(self, formatted):
         if formatted.isascii():
             return formatted
-        return ", ".join(tools.formataddr((name, ascii_address(address)))
-                         for name, address in tools.mail.email_split_tuples(formatted))
+        return ", ".join(
+            tools.formataddr((name, ascii_address(address)))
+            for name, address in tools.mail.email_split_tuples(formatted)
+        )
 
     def _recipient_problem(self):
         """Return (failure_type, message) when this mail cannot be addressed,
@@ -740,14 +786,21 @@ class MailMail(models.Model):
         self.ensure_one()
         # One address per line is fine in To and Cc; a line break inside an
         # address or a name, or anywhere in From and Reply-To, is not.
-        for label, value in ((self.env._("To"), self.email_to), (self.env._("Cc"), self.email_cc),
-                             (self.env._("From"), self.email_from), (self.env._("Reply-To"), self.reply_to)):
+        for label, value in (
+            (self.env._("To"), self.email_to),
+            (self.env._("Cc"), self.email_cc),
+            (self.env._("From"), self.email_from),
+            (self.env._("Reply-To"), self.reply_to),
+        ):
             broken = [token for token in raw_address_tokens(value) if _LINE_BREAK.search(token)]
-            if broken or (value and label not in (self.env._("To"), self.env._("Cc"))
-                          and _LINE_BREAK.search(value.strip())):
+            if broken or (
+                value and label not in (self.env._("To"), self.env._("Cc")) and _LINE_BREAK.search(value.strip())
+            ):
                 return "mail_email_invalid", self.env._(
                     "The %(field)s field contains a line break, which could forge email headers "
-                    "(header injection). Correct it, then resend.", field=label)
+                    "(header injection). Correct it, then resend.",
+                    field=label,
+                )
         invalid = []
         for address in split_raw_addresses(self.email_to) + split_raw_addresses(self.email_cc):
             error = address_syntax_error(address)
@@ -757,8 +810,10 @@ class MailMail(models.Model):
             if not partner.email:
                 return (
                     "mail_email_missing",
-                    self.env._("No email address for the recipient %(name)s. Add one on the contact, then resend.",
-                      name=partner.display_name),
+                    self.env._(
+                        "No email address for the recipient %(name)s. Add one on the contact, then resend.",
+                        name=partner.display_name,
+                    ),
                 )
             for address in split_raw_addresses(partner.email):
                 error = address_syntax_error(address)
@@ -791,8 +846,9 @@ class MailMail(models.Model):
         if failure_type and report.get("failure_type"):
             failure_type = report["failure_type"]
         temporary = failure_type == "mail_smtp" or report.get("temporary", False)
-        server_id = report.get("mail_server_id") or (
-            self.env.context.get("recruitment_mail_connection") or {}).get("mail_server_id")
+        server_id = report.get("mail_server_id") or (self.env.context.get("recruitment_mail_connection") or {}).get(
+            "mail_server_id"
+        )
         now = fields.Datetime.now()
         max_attempts, delays = self._retry_policy()
         retried = self.browse()
@@ -800,10 +856,14 @@ class MailMail(models.Model):
         def key(mail):
             return mail.attempt_count, mail.state, mail.is_system_mail
 
-        for (attempts, state, is_system), mails in groupby(self.sorted(key), key=key):
+        for (attempts, state, is_system), mails in tools.groupby(self, key=key):
             mails = self.concat(*mails)
-            vals = {"attempt_count": attempts + 1, "last_attempt_date": now,
-                    "smtp_server_id": server_id or False, "waiting_reason": False}
+            vals = {
+                "attempt_count": attempts + 1,
+                "last_attempt_date": now,
+                "smtp_server_id": server_id or False,
+                "waiting_reason": False,
+            }
             if state == "sent":
                 vals.update(date_sent=now, failure_type=False, next_attempt_date=False)
                 if not is_system:
@@ -820,8 +880,13 @@ class MailMail(models.Model):
                     delay = delays[min(attempts, len(delays) - 1)]
                     vals.update(state="outgoing", next_attempt_date=now + timedelta(minutes=delay))
                     retried |= mails
-                    _logger.info("Email(s) %s: temporary failure, attempt %s of %s, next in %s min",
-                                 mails.ids, attempts + 1, max_attempts, delay)
+                    _logger.info(
+                        "Email(s) %s: temporary failure, attempt %s of %s, next in %s min",
+                        mails.ids,
+                        attempts + 1,
+                        max_attempts,
+                        delay,
+                    )
             mails.write(vals)
         done = self - retried
         if not done:
@@ -843,14 +908,20 @@ class MailMail(models.Model):
         # Stock writes this placeholder before sending and leaves it when the
         # mail fails without an exception to report.
         reason = (self.failure_reason or "").strip()
-        return not reason or reason.startswith("Error without exception") or reason == self.env._(
-            "Error without exception. Probably due to sending an email without computed recipients."
+        return (
+            not reason
+            or reason.startswith("Error without exception")
+            or reason
+            == self.env._("Error without exception. Probably due to sending an email without computed recipients.")
         )
 
     def _no_reason_message(self, failure_type):
         if failure_type in ("mail_email_invalid", "mail_email_missing"):
-            return self.env._("No valid recipient address: check the To and Cc addresses and the "
-                     "recipients' contacts, then resend.")
-        return self.env._("The email could not be sent and the mail server gave no reason. "
-                 "Check the SMTP settings of the outgoing mail server (Settings > Technical > "
-                 "Outgoing Mail Servers), use Test Connection, then resend.")
+            return self.env._(
+                "No valid recipient address: check the To and Cc addresses and the recipients' contacts, then resend."
+            )
+        return self.env._(
+            "The email could not be sent and the mail server gave no reason. "
+            "Check the SMTP settings of the outgoing mail server (Settings > Technical > "
+            "Outgoing Mail Servers), use Test Connection, then resend."
+        )

@@ -46,7 +46,8 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
         if cron and self.recruitment_mail_queue_interval > 0:
             cron.sudo().write({"interval_number": self.recruitment_mail_queue_interval, "interval_type": "minutes"})
+        return res

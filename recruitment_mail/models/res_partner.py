@@ -7,7 +7,8 @@ class ResPartner(models.Model):
     _inherit = ["res.partner", "recruitment.mail.about.mixin"]
 
     bulk_mail_opt_out = fields.Boolean(
-        "No bulk email", help="This contact asked not to receive bulk email or Jobs by Email.")
+        "No bulk email", help="This contact asked not to receive bulk email or Jobs by Email."
+    )
 
     def _contact_mail_domain(self):
         # a company's tab also lists email sent to its contacts

@@ -5,13 +5,12 @@ from unittest.mock import patch
 
 from lxml import etree
 
-from odoo import fields
 from odoo.osv import expression
+from odoo.tests import TransactionCase
 from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.base.tests.common import MockSmtplibCase
 from odoo.addons.mail.tests.common import mail_new_test_user
-from odoo.tests import TransactionCase
 
 
 class OutboxCase(TransactionCase, MockSmtplibCase):
@@ -26,18 +25,26 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.mail_server = cls.env["ir.mail_server"].create({
-            "name": "Agency SMTP",
-            "smtp_host": "smtp.agency.example.com",
-            "smtp_port": 587,
-            "sequence": 1,
-        })
+        cls.mail_server = cls.env["ir.mail_server"].create(
+            {
+                "name": "Agency SMTP",
+                "smtp_host": "smtp.agency.example.com",
+                "smtp_port": 587,
+                "sequence": 1,
+            }
+        )
         cls.recruiter = mail_new_test_user(
-            cls.env, login="recruiter_rm", name="Rita Recruiter", email="rita@agency.example.com",
+            cls.env,
+            login="recruiter_rm",
+            name="Rita Recruiter",
+            email="rita@agency.example.com",
             groups="base.group_user",
         )
         cls.colleague = mail_new_test_user(
-            cls.env, login="colleague_rm", name="Colin Colleague", email="colin@agency.example.com",
+            cls.env,
+            login="colleague_rm",
+            name="Colin Colleague",
+            email="colin@agency.example.com",
             groups="base.group_user",
         )
         cls.cron = cls.env.ref("mail.ir_cron_mail_scheduler_action")
@@ -120,9 +127,11 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
 
     def filter_domain(self, action, name, user):
         """(group number, domain) of the search view's filter ``name``."""
-        arch = self.env["mail.mail"].with_user(user).get_views(
-            [(action.search_view_id.id, "search")]
-        )["views"]["search"]["arch"]
+        arch = (
+            self.env["mail.mail"]
+            .with_user(user)
+            .get_views([(action.search_view_id.id, "search")])["views"]["search"]["arch"]
+        )
         group = 0
         for node in etree.fromstring(arch):
             if node.tag == "separator":

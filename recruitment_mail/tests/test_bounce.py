@@ -40,12 +40,23 @@ Subject: Interview on Tuesday
 
 @tagged("post_install", "-at_install")
 class TestBounces(OutboxCase):
-
-    def receive_report(self, mail, n=1, action="failed", status="5.1.1",
-                       diagnostic="550 5.1.1 <anna@example.com>: Recipient address rejected: User unknown"):
+    def receive_report(
+        self,
+        mail,
+        n=1,
+        action="failed",
+        status="5.1.1",
+        diagnostic="550 5.1.1 <anna@example.com>: Recipient address rejected: User unknown",
+    ):
         """A delivery status notification arrives through Odoo's mail gateway."""
-        raw = DSN.format(n=n, address="anna@example.com", action=action, status=status,
-                         diagnostic=diagnostic, message_id=mail.message_id)
+        raw = DSN.format(
+            n=n,
+            address="anna@example.com",
+            action=action,
+            status=status,
+            diagnostic=diagnostic,
+            message_id=mail.message_id,
+        )
         self.env["mail.thread"].message_process(False, raw)
         self.env.invalidate_all()
 
@@ -70,8 +81,9 @@ class TestBounces(OutboxCase):
     def test_delay_report_leaves_the_email_sent(self):
         mail = self.queue_mail(email_to="anna@example.com")
         self.run_cron()
-        self.receive_report(mail, action="delayed", status="4.4.7",
-                            diagnostic="451 4.4.7 Delivery delayed, will keep trying")
+        self.receive_report(
+            mail, action="delayed", status="4.4.7", diagnostic="451 4.4.7 Delivery delayed, will keep trying"
+        )
         self.assertEqual(mail.outbox_status, "sent")
 
     def test_report_about_unknown_mail_changes_nothing(self):
@@ -79,8 +91,14 @@ class TestBounces(OutboxCase):
         self.run_cron()
         other = self.queue_mail(email_to="lea@example.com")
         self.run_cron()
-        raw = DSN.format(n=4, address="x@example.com", action="failed", status="5.1.1",
-                         diagnostic="550 unknown", message_id="<not-ours@example.com>")
+        raw = DSN.format(
+            n=4,
+            address="x@example.com",
+            action="failed",
+            status="5.1.1",
+            diagnostic="550 unknown",
+            message_id="<not-ours@example.com>",
+        )
         self.env["mail.thread"].message_process(False, raw)
         self.env.invalidate_all()
         self.assertEqual((mail | other).mapped("outbox_status"), ["sent", "sent"])

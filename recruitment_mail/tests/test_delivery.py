@@ -13,7 +13,6 @@ from .common import OutboxCase
 
 @tagged("post_install", "-at_install")
 class TestRetries(OutboxCase):
-
     def test_temporary_failure_is_retried_with_growing_delays_then_fails(self):
         mail = self.queue_mail()
         busy = {"anna@example.com": (451, b"4.7.1 Try again later")}
@@ -49,8 +48,9 @@ class TestRetries(OutboxCase):
         self.assertEqual((self.cron.interval_number, self.cron.interval_type), (5, "minutes"))
 
     def test_retry_policy_is_a_setting(self):
-        self.env["res.config.settings"].create({
-            "recruitment_mail_max_attempts": 3, "recruitment_mail_retry_delays": "2, 10"}).execute()
+        self.env["res.config.settings"].create(
+            {"recruitment_mail_max_attempts": 3, "recruitment_mail_retry_delays": "2, 10"}
+        ).execute()
         self.assertEqual(self.env["mail.mail"]._retry_policy(), (3, [2, 10]))
 
     def test_mail_retried_then_sent_clears_the_failure(self):
@@ -66,10 +66,12 @@ class TestRetries(OutboxCase):
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
 
     def test_a_dead_server_fails_no_mail_for_other_servers(self):
-        other = self.env["ir.mail_server"].create({
-            "name": "Backup SMTP", "smtp_host": "backup.agency.example.com", "smtp_port": 25, "sequence": 2})
+        other = self.env["ir.mail_server"].create(
+            {"name": "Backup SMTP", "smtp_host": "backup.agency.example.com", "smtp_port": 25, "sequence": 2}
+        )
         on_dead = self.queue_mail(subject="via dead", mail_server_id=self.mail_server.id)
         on_other = self.queue_mail(subject="via other", mail_server_id=other.id)
+
         def connect(host, port, *args, **kwargs):
             if host == "smtp.agency.example.com":
                 raise ConnectionRefusedError(111, "Connection refused")
@@ -85,7 +87,6 @@ class TestRetries(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestSendingLimits(OutboxCase):
-
     def test_server_limit_leaves_the_rest_queued_without_an_attempt(self):
         self.mail_server.max_per_minute = 2
         mails = self.env["mail.mail"].browse()
@@ -117,7 +118,6 @@ class TestSendingLimits(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestBadInput(OutboxCase):
-
     def test_line_break_in_a_recipient_name_is_refused_not_sent(self):
         mail = self.queue_mail(email_to='"Bob\r\nBcc: everyone@example.com" <bob@example.com>')
         self.run_cron()
@@ -176,10 +176,20 @@ class TestBadInput(OutboxCase):
         self.assertTrue(mail.failure_reason)
 
     def test_message_too_big_for_the_server_fails_with_its_reply(self):
-        mail = self.queue_mail(attachment_ids=[(0, 0, {
-            "name": "portfolio.pdf", "raw": b"%PDF" + b"x" * 1024, "res_model": "mail.message", "res_id": 0})])
-        self.run_cron(send_error=smtplib.SMTPSenderRefused(
-            552, b"5.3.4 Message size exceeds fixed maximum message size", "jobs@agency.example.com"))
+        mail = self.queue_mail(
+            attachment_ids=[
+                (
+                    0,
+                    0,
+                    {"name": "portfolio.pdf", "raw": b"%PDF" + b"x" * 1024, "res_model": "mail.message", "res_id": 0},
+                )
+            ]
+        )
+        self.run_cron(
+            send_error=smtplib.SMTPSenderRefused(
+                552, b"5.3.4 Message size exceeds fixed maximum message size", "jobs@agency.example.com"
+            )
+        )
         self.assertEqual(mail.outbox_status, "failed")
         self.assertIn("552 5.3.4 Message size exceeds", mail.failure_reason)
 

@@ -8,17 +8,20 @@ from .common import OutboxCase
 
 @tagged("post_install", "-at_install")
 class TestEmailTab(OutboxCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.officer = mail_new_test_user(
-            cls.env, login="officer_tab", name="Olga Officer", email="olga@agency.example.com",
+            cls.env,
+            login="officer_tab",
+            name="Olga Officer",
+            email="olga@agency.example.com",
             groups="hr_recruitment.group_hr_recruitment_user",
         )
         cls.client = cls.env["res.partner"].create({"name": "Northwind Logistics", "is_company": True})
-        cls.client_contact = cls.env["res.partner"].create({
-            "name": "Priya Shah", "email": "priya.shah@northwind.example.com", "parent_id": cls.client.id})
+        cls.client_contact = cls.env["res.partner"].create(
+            {"name": "Priya Shah", "email": "priya.shah@northwind.example.com", "parent_id": cls.client.id}
+        )
         cls.anna_partner = cls.env["res.partner"].create({"name": "Anna Kowalski", "email": "anna.k@example.com"})
         cls.anna = cls.env["hr.candidate"].create({"partner_id": cls.anna_partner.id, "partner_name": "Anna Kowalski"})
         cls.job = cls.env["hr.job"].create({"name": "Warehouse Team Leader"})
@@ -27,8 +30,11 @@ class TestEmailTab(OutboxCase):
         """Send an email from a record's chatter, as a recruiter does."""
         with self.smtp():
             record.with_user(user or self.officer).message_post(
-                body=body, subject=f"About {record.display_name}", partner_ids=partners.ids,
-                message_type="comment", subtype_xmlid="mail.mt_comment",
+                body=body,
+                subject=f"About {record.display_name}",
+                partner_ids=partners.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
             )
             self.env["mail.mail"].process_email_queue()
         self.env.invalidate_all()
@@ -110,7 +116,9 @@ class TestEmailTab(OutboxCase):
         self.env.flush_all()
         self.env.cr.execute(
             """UPDATE mail_mail SET job_id = NULL, candidate_id = NULL, outbox_status = NULL,
-                      mail_user_id = NULL, date_sent = NULL WHERE id IN %s""", (tuple((mail | raw).ids),))
+                      mail_user_id = NULL, date_sent = NULL WHERE id IN %s""",
+            (tuple((mail | raw).ids),),
+        )
         self.env.cr.execute("DELETE FROM mail_mail_contact_rel WHERE mail_id IN %s", (tuple((mail | raw).ids),))
         self.env.invalidate_all()
         self.assertFalse(mail.job_id)

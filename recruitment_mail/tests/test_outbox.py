@@ -13,12 +13,9 @@ from .common import OutboxCase
 
 @tagged("post_install", "-at_install")
 class TestOutboxStatus(OutboxCase):
-
     def test_status_of_queued_scheduled_and_failed_email(self):
         queued = self.queue_mail(subject="Queued")
-        scheduled = self.queue_mail(
-            subject="Scheduled", scheduled_date=fields.Datetime.now() + timedelta(days=1)
-        )
+        scheduled = self.queue_mail(subject="Scheduled", scheduled_date=fields.Datetime.now() + timedelta(days=1))
         failed = self.queue_mail(subject="Failed", email_to="bob@@example.com")
         self.run_cron()
 
@@ -27,15 +24,12 @@ class TestOutboxStatus(OutboxCase):
         self.assertEqual(failed.outbox_status, "failed")
         self.assertEqual(
             dict(self.env["mail.mail"]._fields["outbox_status"]._description_selection(self.env)),
-            {"queued": "Queued", "scheduled": "Scheduled", "failed": "Failed", "sent": "Sent",
-             "cancel": "Cancelled"},
+            {"queued": "Queued", "scheduled": "Scheduled", "failed": "Failed", "sent": "Sent", "cancel": "Cancelled"},
         )
 
     def test_outbox_lists_what_has_not_gone_out_with_filters(self):
         queued = self.queue_mail(subject="Queued")
-        scheduled = self.queue_mail(
-            subject="Scheduled", scheduled_date=fields.Datetime.now() + timedelta(hours=2)
-        )
+        scheduled = self.queue_mail(subject="Scheduled", scheduled_date=fields.Datetime.now() + timedelta(hours=2))
         failed = self.queue_mail(subject="Failed", email_to="bob@@example.com")
         sent = self.queue_mail(subject="Sent")
         with self.smtp():
@@ -60,9 +54,7 @@ class TestOutboxStatus(OutboxCase):
         self.assertEqual(Mail.search([("id", "in", listed.ids)], order="id desc")[0], second)
         with self.smtp():
             first.send()
-        groups = Mail.read_group(
-            [("id", "in", (first | second).ids)], ["outbox_status"], ["outbox_status"]
-        )
+        groups = Mail.read_group([("id", "in", (first | second).ids)], ["outbox_status"], ["outbox_status"])
         self.assertEqual(
             {g["outbox_status"]: g["outbox_status_count"] for g in groups},
             {"queued": 1, "failed": 1},
@@ -71,7 +63,6 @@ class TestOutboxStatus(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestOutboxSending(OutboxCase):
-
     def test_cron_sends_queued_mail_and_keeps_scheduled_until_due(self):
         now = fields.Datetime.now()
         queued = self.queue_mail(email_to="anna@example.com")
@@ -102,9 +93,7 @@ class TestOutboxSending(OutboxCase):
         newest = self.queue_mail(subject="newest")
         oldest = self.queue_mail(subject="oldest")
         was_scheduled = self.queue_mail(subject="was scheduled", scheduled_date=now - timedelta(days=2))
-        self.env.cr.execute(
-            "UPDATE mail_mail SET create_date = %s WHERE id = %s", (now - timedelta(days=1), oldest.id)
-        )
+        self.env.cr.execute("UPDATE mail_mail SET create_date = %s WHERE id = %s", (now - timedelta(days=1), oldest.id))
         self.env.cr.execute(
             "UPDATE mail_mail SET create_date = %s WHERE id = %s", (now - timedelta(days=3), was_scheduled.id)
         )
@@ -140,7 +129,6 @@ class TestOutboxSending(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestFailureMessages(OutboxCase):
-
     def test_invalid_address_fails_with_address_syntax_error(self):
         mail = self.queue_mail(email_to="Tom <tom.okafor@@example.com>, anna@example.com")
         self.run_cron()
@@ -200,8 +188,7 @@ class TestFailureMessages(OutboxCase):
     def test_login_refused_names_the_server(self):
         self.mail_server.write({"smtp_user": "agency", "smtp_pass": "wrong"})
         mail = self.queue_mail()
-        self.run_cron(login_error=smtplib.SMTPAuthenticationError(
-            535, b"5.7.8 Authentication credentials invalid"))
+        self.run_cron(login_error=smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication credentials invalid"))
         self.assertEqual(mail.failure_type, "mail_smtp")
         self.assertIn("refused the login", mail.failure_reason)
         self.assertIn("535 5.7.8 Authentication credentials invalid", mail.failure_reason)
@@ -238,7 +225,6 @@ class TestFailureMessages(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestResendDelete(OutboxCase):
-
     def test_resend_queues_failed_mail_and_sends_it_once_fixed(self):
         mail = self.queue_mail(email_to="anna@@example.com")
         self.run_cron()
@@ -251,8 +237,11 @@ class TestResendDelete(OutboxCase):
         self.assertEqual(action["params"]["type"], "success")
         self.assertEqual(mail.outbox_status, "queued")
         self.assertFalse(mail.failure_type)
-        self.assertGreater(Trigger.search_count([("cron_id", "=", self.cron.id)]), before,
-                           "Resend wakes the cron instead of making the user wait for SMTP")
+        self.assertGreater(
+            Trigger.search_count([("cron_id", "=", self.cron.id)]),
+            before,
+            "Resend wakes the cron instead of making the user wait for SMTP",
+        )
         self.run_cron()
         self.assertEqual(mail.outbox_status, "sent")
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
@@ -292,7 +281,6 @@ class TestResendDelete(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestOutboxColumns(OutboxCase):
-
     def test_to_column_shows_typed_addresses_and_recipient_contacts(self):
         anna = self.env["res.partner"].create({"name": "Anna Kowalski", "email": "anna@example.com"})
         mail = self.queue_mail(email_to='"Priya" <priya@example.com>', recipient_ids=[(4, anna.id)])

@@ -9,15 +9,20 @@ from .common import OutboxCase
 
 @tagged("post_install", "-at_install")
 class TestOutboxAccess(OutboxCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.officer = mail_new_test_user(
-            cls.env, login="officer_rm", name="Olga Officer", groups="hr_recruitment.group_hr_recruitment_user",
+            cls.env,
+            login="officer_rm",
+            name="Olga Officer",
+            groups="hr_recruitment.group_hr_recruitment_user",
         )
         cls.manager = mail_new_test_user(
-            cls.env, login="manager_rm", name="Max Manager", groups="hr_recruitment.group_hr_recruitment_manager",
+            cls.env,
+            login="manager_rm",
+            name="Max Manager",
+            groups="hr_recruitment.group_hr_recruitment_manager",
         )
         cls.portal = mail_new_test_user(cls.env, login="portal_rm", name="Paula Portal", groups="base.group_portal")
 
@@ -70,19 +75,24 @@ class TestOutboxAccess(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestMultiCompany(OutboxCase):
-
     def test_officer_sees_only_mail_of_allowed_companies(self):
         other_company = self.env["res.company"].create({"name": "Agency North"})
         officer = mail_new_test_user(
-            self.env, login="officer_mc", name="Olga Officer", groups="hr_recruitment.group_hr_recruitment_user",
-            company_id=self.env.company.id, company_ids=[(6, 0, self.env.company.ids)],
+            self.env,
+            login="officer_mc",
+            name="Olga Officer",
+            groups="hr_recruitment.group_hr_recruitment_user",
+            company_id=self.env.company.id,
+            company_ids=[(6, 0, self.env.company.ids)],
         )
         job_here = self.env["hr.job"].create({"name": "Here", "company_id": self.env.company.id})
         job_north = self.env["hr.job"].create({"name": "North", "company_id": other_company.id})
-        here = self.queue_mail(user=self.colleague, model="hr.job", res_id=job_here.id,
-                               record_company_id=self.env.company.id)
-        north = self.queue_mail(user=self.colleague, model="hr.job", res_id=job_north.id,
-                                record_company_id=other_company.id)
+        here = self.queue_mail(
+            user=self.colleague, model="hr.job", res_id=job_here.id, record_company_id=self.env.company.id
+        )
+        north = self.queue_mail(
+            user=self.colleague, model="hr.job", res_id=job_north.id, record_company_id=other_company.id
+        )
         visible = self.env["mail.mail"].with_user(officer).search([("id", "in", (here | north).ids)])
         self.assertEqual(visible, here)
         with self.assertRaises(AccessError):

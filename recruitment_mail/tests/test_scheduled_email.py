@@ -13,20 +13,24 @@ from .common import OutboxCase
 
 
 class ScheduledCase(OutboxCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.officer = mail_new_test_user(
-            cls.env, login="officer_jbe", name="Olga Officer", email="olga@agency.example.com",
+            cls.env,
+            login="officer_jbe",
+            name="Olga Officer",
+            email="olga@agency.example.com",
             groups="hr_recruitment.group_hr_recruitment_user",
         )
         cls.tag_driver = cls.env["hr.applicant.category"].create({"name": "HGV driver"})
-        cls.job = cls.env["hr.job"].create({
-            "name": "HGV Driver (Leeds)",
-            "description": "<p>Night shifts, class 1 licence.</p>",
-            "candidate_tag_ids": [(6, 0, cls.tag_driver.ids)],
-        })
+        cls.job = cls.env["hr.job"].create(
+            {
+                "name": "HGV Driver (Leeds)",
+                "description": "<p>Night shifts, class 1 licence.</p>",
+                "candidate_tag_ids": [(6, 0, cls.tag_driver.ids)],
+            }
+        )
 
         def candidate(name, email, **values):
             partner = cls.env["res.partner"].create({"name": name, "email": email})
@@ -43,13 +47,16 @@ class ScheduledCase(OutboxCase):
     def jobs_by_email(self, candidates, **values):
         if candidates:
             values["candidate_ids"] = [(6, 0, candidates.ids)]
-        return self.env["recruitment.jobs.by.email"].with_user(self.officer).with_context(
-            default_job_id=self.job.id).create(values)
+        return (
+            self.env["recruitment.jobs.by.email"]
+            .with_user(self.officer)
+            .with_context(default_job_id=self.job.id)
+            .create(values)
+        )
 
 
 @tagged("post_install", "-at_install")
 class TestJobsByEmail(ScheduledCase):
-
     def test_send_vacancy_to_chosen_candidates_links_and_renders(self):
         wizard = self.jobs_by_email(self.anna | self.tom)
         self.assertEqual((wizard.recipient_count, wizard.skipped_count), (2, 0))
@@ -125,19 +132,25 @@ class TestJobsByEmail(ScheduledCase):
     def test_vacancy_form_offers_send_by_email(self):
         action = self.job.with_user(self.officer).action_jobs_by_email()
         self.assertEqual(action["res_model"], "recruitment.jobs.by.email")
-        form = Form(self.env["recruitment.jobs.by.email"].with_user(self.officer).with_context(action["context"]))
+        form = Form(self.env["recruitment.jobs.by.email"].with_user(self.officer).with_context(**action["context"]))
         self.assertEqual(form.job_id, self.job)
         self.assertEqual(form.template_id, self.env.ref("recruitment_mail.mail_template_new_vacancy"))
 
 
 @tagged("post_install", "-at_install")
 class TestBulkEmail(ScheduledCase):
-
     def composer(self, records, **values):
-        return Form(self.env["mail.compose.message"].with_user(self.officer).with_context(
-            default_composition_mode="mass_mail", default_model=records._name,
-            active_model=records._name, active_ids=records.ids, default_res_ids=records.ids,
-        ))
+        return Form(
+            self.env["mail.compose.message"]
+            .with_user(self.officer)
+            .with_context(
+                default_composition_mode="mass_mail",
+                default_model=records._name,
+                active_model=records._name,
+                active_ids=records.ids,
+                default_res_ids=records.ids,
+            )
+        )
 
     def test_bulk_email_to_candidates_scheduled_for_tomorrow(self):
         tomorrow = fields.Datetime.now() + timedelta(days=1)
@@ -177,15 +190,19 @@ class TestBulkEmail(ScheduledCase):
 
 @tagged("post_install", "-at_install")
 class TestRescheduleInOutbox(ScheduledCase):
-
     def test_reschedule_many_and_send_now(self):
         later = fields.Datetime.now() + timedelta(days=2)
         mails = self.queue_mail(user=self.officer, scheduled_date=later) | self.queue_mail(
-            user=self.officer, scheduled_date=later)
+            user=self.officer, scheduled_date=later
+        )
         new_date = fields.Datetime.now() + timedelta(days=5)
         action = mails.with_user(self.officer).action_reschedule()
-        wizard = self.env[action["res_model"]].with_user(self.officer).with_context(action["context"]).create(
-            {"scheduled_date": new_date})
+        wizard = (
+            self.env[action["res_model"]]
+            .with_user(self.officer)
+            .with_context(**action["context"])
+            .create({"scheduled_date": new_date})
+        )
         wizard.action_reschedule()
         self.assertEqual(set(mails.mapped("scheduled_date")), {new_date})
         self.assertEqual(set(mails.mapped("outbox_status")), {"scheduled"})
@@ -199,7 +216,11 @@ class TestRescheduleInOutbox(ScheduledCase):
     def test_failed_mail_cannot_be_rescheduled(self):
         failed = self.queue_mail(user=self.officer, email_to="x@@example.com")
         self.run_cron()
-        wizard = self.env["recruitment.mail.reschedule"].with_user(self.officer).with_context(
-            active_model="mail.mail", active_ids=failed.ids).create({"scheduled_date": fields.Datetime.now()})
+        wizard = (
+            self.env["recruitment.mail.reschedule"]
+            .with_user(self.officer)
+            .with_context(active_model="mail.mail", active_ids=failed.ids)
+            .create({"scheduled_date": fields.Datetime.now()})
+        )
         with self.assertRaisesRegex(UserError, "resend failed emails instead"):
             wizard.action_reschedule()

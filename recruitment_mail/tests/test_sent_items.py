@@ -15,18 +15,24 @@ from .common import OutboxCase
 
 @tagged("post_install", "-at_install")
 class TestSentItems(OutboxCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.officer = mail_new_test_user(
-            cls.env, login="officer_si", name="Olga Officer", groups="hr_recruitment.group_hr_recruitment_user",
+            cls.env,
+            login="officer_si",
+            name="Olga Officer",
+            groups="hr_recruitment.group_hr_recruitment_user",
         )
         cls.admin = cls.env.ref("base.user_admin")
 
     def test_sent_mail_is_kept_where_stock_would_delete_it(self):
-        mail = self.queue_mail(auto_delete=True, attachment_ids=[(0, 0, {
-            "name": "cv.pdf", "datas": "UERGIGNvbnRlbnQ=", "res_model": "mail.message", "res_id": 0})])
+        mail = self.queue_mail(
+            auto_delete=True,
+            attachment_ids=[
+                (0, 0, {"name": "cv.pdf", "datas": "UERGIGNvbnRlbnQ=", "res_model": "mail.message", "res_id": 0})
+            ],
+        )
         self.run_cron()
         self.assertTrue(mail.exists(), "stock Odoo deletes sent auto_delete mail; Sent items keeps it")
         self.assertEqual(mail.outbox_status, "sent")
@@ -38,8 +44,11 @@ class TestSentItems(OutboxCase):
         job = self.env["hr.job"].create({"name": "Warehouse Team Leader"})
         with self.smtp():
             job.with_user(self.officer).message_post(
-                body="<p>New vacancy for you</p>", subject="Vacancy", partner_ids=candidate_partner.ids,
-                message_type="comment", subtype_xmlid="mail.mt_comment",
+                body="<p>New vacancy for you</p>",
+                subject="Vacancy",
+                partner_ids=candidate_partner.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
             )
             self.env["mail.mail"].process_email_queue()
         self.env.invalidate_all()
@@ -57,7 +66,8 @@ class TestSentItems(OutboxCase):
         self.assertIn("'search_default_my_mail': 1", action.context)
         self.assertEqual(self.sent_items(self.officer, "my_mail") & (mine | colleagues), mine)
         self.assertEqual(
-            self.sent_items(self.officer, "my_mail", "everyone") & (mine | colleagues), mine | colleagues,
+            self.sent_items(self.officer, "my_mail", "everyone") & (mine | colleagues),
+            mine | colleagues,
             "Show mail from everyone widens the list even with My mail still ticked",
         )
 
@@ -75,15 +85,20 @@ class TestSentItems(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestSystemMail(OutboxCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.officer = mail_new_test_user(
-            cls.env, login="officer_sys", name="Olga Officer", groups="hr_recruitment.group_hr_recruitment_user",
+            cls.env,
+            login="officer_sys",
+            name="Olga Officer",
+            groups="hr_recruitment.group_hr_recruitment_user",
         )
         cls.manager = mail_new_test_user(
-            cls.env, login="manager_sys", name="Max Manager", groups="hr_recruitment.group_hr_recruitment_manager",
+            cls.env,
+            login="manager_sys",
+            name="Max Manager",
+            groups="hr_recruitment.group_hr_recruitment_manager",
         )
         cls.admin = cls.env.ref("base.user_admin")
 
@@ -126,7 +141,6 @@ class TestSystemMail(OutboxCase):
 
 @tagged("post_install", "-at_install")
 class TestRetention(OutboxCase):
-
     def test_retention_cron_deletes_exactly_the_mail_older_than_the_period(self):
         self.env["ir.config_parameter"].sudo().set_param("recruitment_mail.retention_days", 30)
         now = fields.Datetime.now()
@@ -154,5 +168,4 @@ class TestRetention(OutboxCase):
     def test_retention_is_a_setting(self):
         settings = self.env["res.config.settings"].create({"recruitment_mail_retention_days": 90})
         settings.execute()
-        self.assertEqual(
-            self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.retention_days"), "90")
+        self.assertEqual(self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.retention_days"), "90")

@@ -17,20 +17,26 @@ class RecruitmentJobsByEmail(models.TransientModel):
     job_id = fields.Many2one("hr.job", "Vacancy", required=True, ondelete="cascade")
     candidate_source = fields.Selection(
         [("selection", "Candidates I choose"), ("matching", "Candidates matching the vacancy")],
-        string="Send to", required=True, default="selection",
+        string="Send to",
+        required=True,
+        default="selection",
         help="Matching candidates share a tag with the vacancy, or applied to a vacancy of its department.",
     )
-    candidate_ids = fields.Many2many(
-        "hr.candidate", string="Candidates", compute="_compute_candidate_ids", store=True, readonly=False)
+    candidate_ids = fields.Many2many("hr.candidate", compute="_compute_candidate_ids", store=True, readonly=False)
     template_id = fields.Many2one(
-        "mail.template", "Template", required=True, domain="[('model', '=', 'hr.job')]",
-        default=lambda self: self.env.ref("recruitment_mail.mail_template_new_vacancy", raise_if_not_found=False))
+        "mail.template",
+        required=True,
+        domain="[('model', '=', 'hr.job')]",
+        default=lambda self: self.env.ref("recruitment_mail.mail_template_new_vacancy", raise_if_not_found=False),
+    )
     send_mode = fields.Selection(
-        [("now", "Send now"), ("later", "Send later")], string="When", required=True, default="now")
+        [("now", "Send now"), ("later", "Send later")], string="When", required=True, default="now"
+    )
     scheduled_date = fields.Datetime("Send on")
     force = fields.Boolean(
         "Send again to candidates who recently received this vacancy",
-        help="Without this, a candidate is not sent the same vacancy twice within the interval.")
+        help="Without this, a candidate is not sent the same vacancy twice within the interval.",
+    )
     interval_days = fields.Integer("Interval (days)", compute="_compute_interval_days")
     recipient_count = fields.Integer("Will receive it", compute="_compute_recipients")
     skipped_count = fields.Integer("Skipped", compute="_compute_recipients")
@@ -52,10 +58,16 @@ class RecruitmentJobsByEmail(models.TransientModel):
         if job.candidate_tag_ids:
             domain = [("categ_ids", "in", job.candidate_tag_ids.ids)]
         if job.department_id:
-            applied = self.env["hr.applicant"].with_context(active_test=False).search(
-                [("department_id", "=", job.department_id.id)])
-            domain = ["|", *domain, ("id", "in", applied.candidate_id.ids)] if domain else [
-                ("id", "in", applied.candidate_id.ids)]
+            applied = (
+                self.env["hr.applicant"]
+                .with_context(active_test=False)
+                .search([("department_id", "=", job.department_id.id)])
+            )
+            domain = (
+                ["|", *domain, ("id", "in", applied.candidate_id.ids)]
+                if domain
+                else [("id", "in", applied.candidate_id.ids)]
+            )
         return self.env["hr.candidate"].search(domain) if domain else self.env["hr.candidate"]
 
     def _compute_interval_days(self):
@@ -64,8 +76,11 @@ class RecruitmentJobsByEmail(models.TransientModel):
             wizard.interval_days = days
 
     def _get_interval_days(self):
-        return int(self.env["ir.config_parameter"].sudo().get_param(
-            "recruitment_mail.job_email_interval_days", DEFAULT_INTERVAL_DAYS))
+        return int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("recruitment_mail.job_email_interval_days", DEFAULT_INTERVAL_DAYS)
+        )
 
     @api.depends("candidate_ids", "force", "job_id")
     def _compute_recipients(self):
@@ -73,8 +88,7 @@ class RecruitmentJobsByEmail(models.TransientModel):
             kept, skipped = wizard._split_candidates()
             wizard.recipient_count = len(kept)
             wizard.skipped_count = len(skipped)
-            wizard.skipped_summary = "\n".join(
-                f"{candidate.display_name}: {reason}" for candidate, reason in skipped)
+            wizard.skipped_summary = "\n".join(f"{candidate.display_name}: {reason}" for candidate, reason in skipped)
 
     def _split_candidates(self):
         """(candidates to send to, [(candidate, why skipped)])."""
@@ -92,8 +106,14 @@ class RecruitmentJobsByEmail(models.TransientModel):
             elif candidate.partner_id.bulk_mail_opt_out:
                 skipped.append((candidate, self.env._("opted out of bulk email")))
             elif candidate.id in recently:
-                skipped.append((candidate, self.env._(
-                    "already sent this vacancy on %(date)s", date=fields.Date.to_string(recently[candidate.id]))))
+                skipped.append(
+                    (
+                        candidate,
+                        self.env._(
+                            "already sent this vacancy on %(date)s", date=fields.Date.to_string(recently[candidate.id])
+                        ),
+                    )
+                )
             else:
                 kept |= candidate
         return kept, skipped
@@ -103,10 +123,19 @@ class RecruitmentJobsByEmail(models.TransientModel):
         if not self.job_id or not candidates:
             return {}
         since = fields.Datetime.now() - timedelta(days=self._get_interval_days())
-        mails = self.env["mail.mail"].sudo().search_read(
-            [("job_id", "=", self.job_id.id), ("candidate_id", "in", candidates.ids),
-             ("create_date", ">=", since), ("state", "not in", ("cancel", "exception"))],
-            ["candidate_id", "create_date"])
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search_read(
+                [
+                    ("job_id", "=", self.job_id.id),
+                    ("candidate_id", "in", candidates.ids),
+                    ("create_date", ">=", since),
+                    ("state", "not in", ("cancel", "exception")),
+                ],
+                ["candidate_id", "create_date"],
+            )
+        )
         return {mail["candidate_id"][0]: mail["create_date"] for mail in mails}
 
     def action_send(self):
@@ -115,25 +144,38 @@ class RecruitmentJobsByEmail(models.TransientModel):
             raise UserError(self.env._("Choose when to send the vacancy."))
         kept, skipped = self._split_candidates()
         if not kept:
-            raise UserError(self.env._(
-                "No candidate will receive this vacancy.\n%(skipped)s", skipped=self.skipped_summary or ""))
+            raise UserError(
+                self.env._("No candidate will receive this vacancy.\n%(skipped)s", skipped=self.skipped_summary or "")
+            )
         mails = self.env["mail.mail"].sudo().create([self._mail_values(candidate) for candidate in kept])
         when = self.scheduled_date if self.send_mode == "later" else False
-        self.job_id.message_post(body=self.env._(
-            "Vacancy sent by email to %(count)s candidate(s)%(when)s.",
-            count=len(mails),
-            when=self.env._(", scheduled for %(date)s", date=fields.Datetime.to_string(when)) if when else "",
-        ))
-        message = self.env._("%(count)s email(s) %(what)s.", count=len(mails),
-                             what=self.env._("scheduled") if when else self.env._("queued"))
+        self.job_id.message_post(
+            body=self.env._(
+                "Vacancy sent by email to %(count)s candidate(s)%(when)s.",
+                count=len(mails),
+                when=self.env._(", scheduled for %(date)s", date=fields.Datetime.to_string(when)) if when else "",
+            )
+        )
+        message = (
+            self.env._("%(count)s email(s) scheduled.", count=len(mails))
+            if when
+            else self.env._("%(count)s email(s) queued.", count=len(mails))
+        )
         if skipped:
-            message += " " + self.env._("%(count)s candidate(s) skipped: %(who)s", count=len(skipped),
-                                        who="; ".join(f"{c.display_name} ({why})" for c, why in skipped))
+            message += " " + self.env._(
+                "%(count)s candidate(s) skipped: %(who)s",
+                count=len(skipped),
+                who="; ".join(f"{c.display_name} ({why})" for c, why in skipped),
+            )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"type": "success", "message": message, "sticky": bool(skipped),
-                       "next": {"type": "ir.actions.act_window_close"}},
+            "params": {
+                "type": "success",
+                "message": message,
+                "sticky": bool(skipped),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
         }
 
     def _mail_values(self, candidate):

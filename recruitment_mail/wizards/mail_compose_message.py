@@ -2,13 +2,16 @@
 from collections import Counter
 
 from odoo import fields, models
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
 
 SKIP_REASONS = {
-    "mail_bl": "blacklisted",
-    "mail_optout": "opted out",
-    "mail_email_missing": "without an email address",
-    "mail_email_invalid": "with an invalid email address",
-    "mail_dup": "duplicates",
+    "mail_bl": _lt("blacklisted"),
+    "mail_optout": _lt("opted out"),
+    "mail_email_missing": _lt("without an email address"),
+    "mail_email_invalid": _lt("with an invalid email address"),
+    "mail_dup": _lt("duplicates"),
 }
 
 
@@ -19,7 +22,8 @@ class MailComposeMessage(models.TransientModel):
     _inherit = "mail.compose.message"
 
     send_later_date = fields.Datetime(
-        "Send later", help="Leave empty to send now. Each email waits in the Outbox as Scheduled until then.")
+        "Send later", help="Leave empty to send now. Each email waits in the Outbox as Scheduled until then."
+    )
 
     def _prepare_mail_values_dynamic(self, res_ids):
         values = super()._prepare_mail_values_dynamic(res_ids)
@@ -47,14 +51,17 @@ class MailComposeMessage(models.TransientModel):
         skipped = Counter(mail.failure_type for mail in mails if mail.state == "cancel")
         going = mails.filtered(lambda mail: mail.state != "cancel")
         scheduled = going.filtered(lambda mail: mail.outbox_status == "scheduled")
-        message = self.env._("%(count)s email(s) scheduled.", count=len(scheduled)) if scheduled else \
-            self.env._("%(count)s email(s) queued.", count=len(going))
+        message = (
+            self.env._("%(count)s email(s) scheduled.", count=len(scheduled))
+            if scheduled
+            else self.env._("%(count)s email(s) queued.", count=len(going))
+        )
         if skipped:
             reasons = ", ".join(
-                f"{count} {self.env._(SKIP_REASONS.get(failure_type, failure_type or 'other'))}"
-                for failure_type, count in skipped.most_common())
-            message += " " + self.env._("%(count)s skipped: %(reasons)s.", count=sum(skipped.values()),
-                                        reasons=reasons)
+                f"{count} {SKIP_REASONS[failure_type] if failure_type in SKIP_REASONS else self.env._('other')}"
+                for failure_type, count in skipped.most_common()
+            )
+            message += " " + self.env._("%(count)s skipped: %(reasons)s.", count=sum(skipped.values()), reasons=reasons)
         return message
 
     def _get_optout_emails(self, mail_values_dict):

@@ -21,7 +21,8 @@ class RecruitmentMailReschedule(models.TransientModel):
         self.ensure_one()
         not_waiting = self.mail_ids.filtered(lambda mail: mail.state != "outgoing")
         if not_waiting:
-            raise UserError(self.env._(
-                "Only queued or scheduled emails can be rescheduled; resend failed emails instead."))
+            raise UserError(
+                self.env._("Only queued or scheduled emails can be rescheduled; resend failed emails instead.")
+            )
         self.mail_ids.write({"scheduled_date": self.scheduled_date})
         return {"type": "ir.actions.act_window_close"}
