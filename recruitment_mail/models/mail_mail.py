@@ -857,7 +857,7 @@ class MailMail(models.Model):
             return mail.attempt_count, mail.state, mail.is_system_mail
 
         for (attempts, state, is_system), mails in tools.groupby(self, key=key):
-            mails = self.concat(*mails)
+            mails = self.browse().concat(*mails)
             vals = {
                 "attempt_count": attempts + 1,
                 "last_attempt_date": now,

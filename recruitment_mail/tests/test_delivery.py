@@ -33,6 +33,16 @@ class TestRetries(OutboxCase):
         self.assertEqual(mail.outbox_status, "failed")
         self.assertEqual(mail.failure_type, "mail_rejected")
 
+    def test_a_refused_connection_charges_each_email_its_own_attempt(self):
+        self.env["ir.config_parameter"].sudo().set_param("recruitment_mail.max_attempts", 3)
+        veteran = self.queue_mail(subject="veteran")
+        fresh = self.queue_mail(subject="fresh")
+        veteran.write({"attempt_count": 2})
+        self.run_cron(connect_error=ConnectionRefusedError(111, "Connection refused"))
+        self.assertEqual((veteran.attempt_count, veteran.outbox_status), (3, "failed"), "its last attempt")
+        self.assertEqual((fresh.attempt_count, fresh.outbox_status), (1, "queued"), "its first attempt")
+        self.assertLess(fresh.next_attempt_date, fields.Datetime.now() + timedelta(minutes=2))
+
     def test_permanent_rejection_fails_at_once(self):
         mail = self.queue_mail(email_to="gone@example.com")
         self.run_cron(refuse={"gone@example.com": (550, b"5.1.1 User unknown")})
