@@ -200,6 +200,36 @@ class MailMail(models.Model):
                     sql.create_column(self.env.cr, self._table, name, column_type)
         return super()._auto_init()
 
+    def init(self):
+        """Partial indexes for the hot queries: the Outbox and Sent items
+        lists (mine and everyone's, newest first), the cron's pick of due
+        mail, and a server's sending-limit count. Each covers only the rows
+        its query reads, so it stays small while sent mail piles up."""
+        super().init()
+        cr = self.env.cr
+        outbox = "outbox_status IN ('queued', 'scheduled', 'failed')"
+        sent = "outbox_status = 'sent'"
+        sql.create_index(cr, "mail_mail_rm_outbox_idx", self._table, ["id DESC"], where=outbox)
+        sql.create_index(cr, "mail_mail_rm_outbox_user_idx", self._table, ["mail_user_id", "id DESC"], where=outbox)
+        sql.create_index(cr, "mail_mail_rm_sent_idx", self._table, ["date_sent DESC", "id DESC"], where=sent)
+        sql.create_index(
+            cr, "mail_mail_rm_sent_user_idx", self._table, ["mail_user_id", "date_sent DESC", "id DESC"], where=sent
+        )
+        sql.create_index(
+            cr,
+            "mail_mail_rm_due_idx",
+            self._table,
+            ["(COALESCE(next_attempt_date, scheduled_date, create_date))", "id"],
+            where="state = 'outgoing'",
+        )
+        sql.create_index(
+            cr,
+            "mail_mail_rm_server_attempt_idx",
+            self._table,
+            ["smtp_server_id", "last_attempt_date"],
+            where="smtp_server_id IS NOT NULL",
+        )
+
     @api.model
     def _backfill(self, batch_size=5000):
         """Give mail that existed before the install its status, user and
