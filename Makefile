@@ -6,6 +6,9 @@
 #                (.eml files + index.jsonl), or to a real SMTP server (see below).
 #   make test    the add-on's Odoo tests (pytest-odoo) and the system tests in
 #                tests/ (real Odoo server + SMTP server), on throwaway databases.
+#   make bench   performance beside stock Odoo, see docs/benchmarks.md (BENCH_SIZES=100000: quick run).
+#   make lint    ruff, pylint-odoo and OCA's Odoo checks, offline (scripts/lint.sh: tools, LINT_PYTHON).
+#   make chaos   chaos test of the mail queue at full size (CHAOS_EMAILS=2000), see tests/chaos.sh.
 #
 # Variables (set them in the environment or on the command line, e.g.
 # `make run HTTP_PORT=8070`):
@@ -56,3 +59,15 @@ run:
 
 test:
 	bash scripts/test.sh
+
+.PHONY: bench
+bench:
+	bash bench/run.sh
+
+.PHONY: lint
+lint:
+	bash scripts/lint.sh
+
+.PHONY: chaos
+chaos:
+	CHAOS_EMAILS="$(or $(CHAOS_EMAILS),2000)" bash tests/chaos.sh

@@ -11,12 +11,15 @@ bytes received after DATA) and described by one JSON line appended to
 Failure simulation for tests: addresses in ``SmtpSink.reject`` are refused at
 RCPT TO with ``550 5.1.1 User unknown``; ``fail_data`` (an SMTP reply such as
 ``"451 4.3.0 Try again later"``) makes DATA fail; ``stop()`` makes the port
-refuse connections, ``start()`` brings it back on the same port.
+refuse connections, ``start()`` brings it back on the same port. A subclass
+can answer RCPT/DATA its own way by setting ``handler_class`` to a subclass of
+``_Handler`` (tests/chaos_smtp.py does); storage stays ``SmtpSink._store``.
 
 CLI::
 
     python3 scripts/smtp_sink.py --host 127.0.0.1 --port 2525 --dir var/mailbox
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +34,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -43,8 +46,7 @@ _logger = logging.getLogger("smtp_sink")
 REJECT_REPLY = "550 5.1.1 User unknown"
 
 # aiosmtpd warns on every successful AUTH about its own legacy attribute; drop that noise.
-logging.getLogger("mail.log").addFilter(
-    lambda record: "login_data is deprecated" not in record.getMessage())
+logging.getLogger("mail.log").addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -62,7 +64,7 @@ class Received:
     mail_from: str
     rcpt_tos: list
     raw: bytes = field(repr=False)
-    path: Optional[str] = None
+    path: str | None = None
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -70,7 +72,7 @@ class Received:
 
 
 class _Handler:
-    def __init__(self, sink: "SmtpSink"):
+    def __init__(self, sink: SmtpSink):
         self.sink = sink
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -96,17 +98,26 @@ class SmtpSink:
     only accepts those credentials; ``auth=None`` accepts mail without AUTH.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, directory: Optional[str] = None,
-                 reject: Iterable[str] = (), auth: Optional[tuple] = None):
+    # Answers the SMTP commands (aiosmtpd handler); instantiated with the sink.
+    handler_class = _Handler
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        directory: str | None = None,
+        reject: Iterable[str] = (),
+        auth: tuple | None = None,
+    ):
         self.host = host
         self.port = port or free_port(host)
         self.directory = Path(directory) if directory else None
         self.reject = set(reject)
-        self.fail_data: Optional[str] = None
+        self.fail_data: str | None = None
         self.auth = auth
         self.received: list[Received] = []
         self._cond = threading.Condition()
-        self._controller: Optional[Controller] = None
+        self._controller: Controller | None = None
         self._counter = 0
         if self.directory:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -116,18 +127,22 @@ class SmtpSink:
     def running(self) -> bool:
         return self._controller is not None
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         if self._controller:
             return self
         kwargs = dict(enable_SMTPUTF8=True, ident="recruitment_mail SMTP sink")
         if self.auth:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         # A fresh Controller each time: a stopped one cannot be restarted.
-        controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
+        controller = Controller(self.handler_class(self), hostname=self.host, port=self.port, **kwargs)
         controller.start()
         self._controller = controller
-        _logger.info("SMTP sink listening on %s:%s%s", self.host, self.port,
-                     f", storing in {self.directory}" if self.directory else "")
+        _logger.info(
+            "SMTP sink listening on %s:%s%s",
+            self.host,
+            self.port,
+            f", storing in {self.directory}" if self.directory else "",
+        )
         return self
 
     def stop(self) -> None:
@@ -163,16 +178,18 @@ class SmtpSink:
             while len(self.received) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(
-                        f"expected {count} message(s) within {timeout}s, got {len(self.received)}")
+                    raise TimeoutError(f"expected {count} message(s) within {timeout}s, got {len(self.received)}")
                 self._cond.wait(left)
         return self.messages
 
     # -- internals ---------------------------------------------------------
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and self.auth
-              and auth_data.login.decode() == self.auth[0]
-              and auth_data.password.decode() == self.auth[1])
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.auth
+            and auth_data.login.decode() == self.auth[0]
+            and auth_data.password.decode() == self.auth[1]
+        )
         # handled=False: let aiosmtpd send the 235/535 reply itself.
         return AuthResult(success=bool(ok), handled=False)
 
@@ -185,7 +202,9 @@ class SmtpSink:
             if self.directory:
                 rec.path = str(self._write(now, raw))
                 entry = {
-                    "time": rec.time, "mail_from": mail_from, "rcpt_tos": rcpt_tos,
+                    "time": rec.time,
+                    "mail_from": mail_from,
+                    "rcpt_tos": rcpt_tos,
                     "message_id": str(msg["Message-Id"] or "").strip(),
                     "subject": str(msg["Subject"] or ""),
                     "file": os.path.basename(rec.path),
@@ -194,9 +213,14 @@ class SmtpSink:
                     fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self.received.append(rec)
             self._cond.notify_all()
-        _logger.info("message from %s to %s: %r %s%s", mail_from, ", ".join(rcpt_tos),
-                     str(msg["Subject"] or ""), str(msg["Message-Id"] or "").strip(),
-                     f" -> {rec.path}" if rec.path else "")
+        _logger.info(
+            "message from %s to %s: %r %s%s",
+            mail_from,
+            ", ".join(rcpt_tos),
+            str(msg["Subject"] or ""),
+            str(msg["Message-Id"] or "").strip(),
+            f" -> {rec.path}" if rec.path else "",
+        )
 
     def _write(self, now: dt.datetime, raw: bytes) -> Path:
         stamp = now.strftime("%Y%m%dT%H%M%S.%f")
@@ -227,21 +251,27 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--dir", default="var/mailbox", help="where .eml files and index.jsonl go")
     parser.add_argument("--user", help="require AUTH with this login (no TLS)")
-    parser.add_argument("--password", default=os.environ.get("SMTP_SINK_PASSWORD", ""),
-                        help="password for --user (default: $SMTP_SINK_PASSWORD)")
-    parser.add_argument("--reject", action="append", default=[],
-                        help="refuse this recipient with 550 5.1.1 (repeatable)")
-    parser.add_argument("--watch-pid", type=int,
-                        help="exit when this process is gone (scripts/run.sh passes its own "
-                             "pid, which becomes Odoo's after `exec`)")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("SMTP_SINK_PASSWORD", ""),
+        help="password for --user (default: $SMTP_SINK_PASSWORD)",
+    )
+    parser.add_argument(
+        "--reject", action="append", default=[], help="refuse this recipient with 550 5.1.1 (repeatable)"
+    )
+    parser.add_argument(
+        "--watch-pid",
+        type=int,
+        help="exit when this process is gone (scripts/run.sh passes its own pid, which becomes Odoo's after `exec`)",
+    )
     parser.add_argument("--pidfile", help="write our pid here while running")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp_sink: %(message)s",
-                        stream=sys.stdout)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp_sink: %(message)s", stream=sys.stdout)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    sink = SmtpSink(args.host, args.port, args.dir, reject=args.reject,
-                    auth=(args.user, args.password) if args.user else None)
+    sink = SmtpSink(
+        args.host, args.port, args.dir, reject=args.reject, auth=(args.user, args.password) if args.user else None
+    )
     try:
         sink.start()
     except Exception as exc:  # typically: port already in use

@@ -23,6 +23,7 @@ Fixtures:
 Mail queued by one test (mail.mail) stays in the shared database; tests that
 count messages should send what they queue (odoo_server.run_mail_queue()).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -51,6 +52,23 @@ DB_PREFIX = os.environ.get("RM_DB_PREFIX", "rm_sys_")
 ADMIN_LOGIN = ADMIN_PASSWORD = "admin"  # a fresh database without demo data
 
 
+# Lines a test wants shown at the end of the run (e.g. the chaos tests' counts):
+# request.config.stash.setdefault(REPORT_LINES, []).append(line)
+REPORT_LINES = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "chaos: chaos tests of the delivery queue (make chaos)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = terminalreporter.config.stash.get(REPORT_LINES, [])
+    if lines:
+        terminalreporter.section("reports")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 # pytest-odoo (installed for the add-on's own tests) registers autouse fixtures that
 # load an Odoo registry in this process; these tests talk to real servers instead.
 # test.sh disables the plugin (-p no:odoo); these no-ops cover a bare `pytest tests/`.
@@ -71,6 +89,7 @@ def enable_odoo_test_flag():
 
 # --- environment ---------------------------------------------------------------
 
+
 def _odoo_cmd() -> list:
     cmd = os.environ.get("RM_ODOO_CMD")
     return shlex.split(cmd) if cmd else [sys.executable, "-m", "odoo"]
@@ -81,12 +100,14 @@ def _addons_path() -> str:
         return os.environ["RM_ADDONS_PATH"]
     addons_dir = os.environ.get("ADDONS_DIR") or str(REPO_ROOT)
     return subprocess.check_output(
-        [_odoo_cmd()[0], str(REPO_ROOT / "scripts" / "addons_path.py"), addons_dir], text=True).strip()
+        [_odoo_cmd()[0], str(REPO_ROOT / "scripts" / "addons_path.py"), addons_dir], text=True
+    ).strip()
 
 
 def _psql(db: str, sql: str) -> str:
-    return subprocess.run(["psql", "-X", "-q", "-d", db, "-tAc", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["psql", "-X", "-q", "-d", db, "-tAc", sql], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _dropdb(db: str) -> None:
@@ -116,22 +137,39 @@ class Harness:
         return f"{DB_PREFIX}{secrets.token_hex(4)}"
 
     def base_args(self, db: str) -> list:
-        return [*self.odoo_cmd, "-d", db, f"--addons-path={self.addons_path}",
-                f"--data-dir={self.data_dir}", f"--db-filter=^{db}$"]
+        return [
+            *self.odoo_cmd,
+            "-d",
+            db,
+            f"--addons-path={self.addons_path}",
+            f"--data-dir={self.data_dir}",
+            f"--db-filter=^{db}$",
+        ]
 
     def build_template(self) -> str:
         """Install the module once into a new database (no demo data)."""
         db = f"{DB_PREFIX}tpl_{secrets.token_hex(4)}"
         logfile = self.log_dir / f"odoo-{db}-install.log"
-        proc = subprocess.run([*self.base_args(db), "-i", MODULE, "--without-demo=all",
-                               "--stop-after-init", "--no-http", "--max-cron-threads=0",
-                               f"--logfile={logfile}"], stdin=subprocess.DEVNULL)
-        state = _psql(db, f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'") \
-            if proc.returncode == 0 else ""
+        proc = subprocess.run(
+            [
+                *self.base_args(db),
+                "-i",
+                MODULE,
+                "--without-demo=all",
+                "--stop-after-init",
+                "--no-http",
+                "--max-cron-threads=0",
+                f"--logfile={logfile}",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        state = _psql(db, f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'") if proc.returncode == 0 else ""
         if state != "installed":
             _dropdb(db)
-            raise RuntimeError(f"installing {MODULE} failed (exit {proc.returncode}, state "
-                               f"{state!r}); see {logfile}:\n{_tail(logfile)}")
+            raise RuntimeError(
+                f"installing {MODULE} failed (exit {proc.returncode}, state "
+                f"{state!r}); see {logfile}:\n{_tail(logfile)}"
+            )
         return db
 
     def copy_db(self, template: str, db: str) -> None:
@@ -155,8 +193,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 class OdooServer:
     """One `odoo` server process on its own database and free ports."""
 
-    def __init__(self, harness: Harness, db: str, smtp_port: int | None = None,
-                 extra_args: tuple = ()):
+    def __init__(self, harness: Harness, db: str, smtp_port: int | None = None, extra_args: tuple = ()):
         self.harness = harness
         self.db = db
         self.smtp_port = smtp_port
@@ -167,21 +204,33 @@ class OdooServer:
         self.proc: subprocess.Popen | None = None
         self.rpc = OdooRpc(self.url, db, ADMIN_LOGIN, ADMIN_PASSWORD)
 
-    def start(self, timeout: float = 90) -> "OdooServer":
-        args = [*self.harness.base_args(self.db),
-                f"--http-port={self.http_port}", "--http-interface=127.0.0.1",
-                f"--gevent-port={free_port()}", "--max-cron-threads=1",
-                "--log-level=info", f"--logfile={self.logfile}", *self.extra_args]
+    def start(self, timeout: float = 90) -> OdooServer:
+        args = [
+            *self.harness.base_args(self.db),
+            f"--http-port={self.http_port}",
+            "--http-interface=127.0.0.1",
+            f"--gevent-port={free_port()}",
+            "--max-cron-threads=1",
+            "--log-level=info",
+            f"--logfile={self.logfile}",
+            *self.extra_args,
+        ]
         if self.smtp_port:
             # Fallback used when no ir.mail_server record applies: the sink, never port 25.
             args += ["--smtp=127.0.0.1", f"--smtp-port={self.smtp_port}"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"Odoo exited with {self.proc.returncode} while starting; "
-                                   f"{self.logfile}:\n{_tail(self.logfile)}")
+                raise RuntimeError(
+                    f"Odoo exited with {self.proc.returncode} while starting; {self.logfile}:\n{_tail(self.logfile)}"
+                )
             try:
                 if requests.get(f"{self.url}/web/login", timeout=5).status_code == 200:
                     break
@@ -189,8 +238,9 @@ class OdooServer:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise TimeoutError(f"Odoo did not answer /web/login within {timeout}s; "
-                                   f"{self.logfile}:\n{_tail(self.logfile)}")
+                raise TimeoutError(
+                    f"Odoo did not answer /web/login within {timeout}s; {self.logfile}:\n{_tail(self.logfile)}"
+                )
             time.sleep(0.5)
         self.rpc.login()
         return self
@@ -214,9 +264,17 @@ class OdooServer:
 
     def configure_smtp(self, port: int, host: str = "127.0.0.1", name: str = "Test SMTP") -> int:
         """Create/update the ir.mail_server Odoo uses first (sequence 1)."""
-        values = {"name": name, "smtp_host": host, "smtp_port": port,
-                  "smtp_encryption": "none", "smtp_authentication": "login",
-                  "smtp_user": False, "smtp_pass": False, "sequence": 1, "active": True}
+        values = {
+            "name": name,
+            "smtp_host": host,
+            "smtp_port": port,
+            "smtp_encryption": "none",
+            "smtp_authentication": "login",
+            "smtp_user": False,
+            "smtp_pass": False,
+            "sequence": 1,
+            "active": True,
+        }
         ids = self.rpc.search("ir.mail_server", [("name", "=", name)])
         if ids:
             self.rpc.write("ir.mail_server", ids, values)
@@ -254,8 +312,7 @@ _live_sinks: list = []
 def _postgres_ready():
     """A bare `pytest tests/` may run before anything started PostgreSQL."""
     if subprocess.run(["pg_isready", "-q"]).returncode != 0:
-        subprocess.run(["bash", "-c", f'. "{REPO_ROOT}/scripts/lib.sh" && ensure_postgres'],
-                       check=True)
+        subprocess.run(["bash", "-c", f'. "{REPO_ROOT}/scripts/lib.sh" && ensure_postgres'], check=True)
 
 
 @pytest.fixture(scope="session")

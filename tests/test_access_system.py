@@ -49,7 +49,7 @@ def agency(odoo_server):
     odoo_server.run_mail_queue()
     rows = rpc.read("mail.mail", list(mails.values()), ["outbox_status", "mail_message_id", "attachment_ids"])
     assert {row["outbox_status"] for row in rows} == {"failed"}
-    info = {login: row for login, row in zip(mails, rows)}
+    info = {login: row for login, row in zip(mails, rows, strict=True)}
     return {"users": users, "mails": mails, "info": info}
 
 
