@@ -205,7 +205,7 @@ class MailMail(models.Model):
         lists (mine and everyone's, newest first), the cron's pick of due
         mail, and a server's sending-limit count. Each covers only the rows
         its query reads, so it stays small while sent mail piles up."""
-        super().init()
+        res = super().init()
         cr = self.env.cr
         outbox = "outbox_status IN ('queued', 'scheduled', 'failed')"
         sent = "outbox_status = 'sent'"
@@ -229,6 +229,7 @@ class MailMail(models.Model):
             ["smtp_server_id", "last_attempt_date"],
             where="smtp_server_id IS NOT NULL",
         )
+        return res
 
     @api.model
     def _backfill(self, batch_size=5000):
