@@ -1,0 +1,266 @@
+"""Queue throughput, ours beside stock: how fast the mail queue cron empties a
+backlog into a real SMTP server, and what each sent email costs.
+
+For each run (BENCH_QUEUE_RUNS, default 3) and each setup, on a fresh copy of
+that setup's template database:
+
+1. start the SMTP sink (scripts/smtp_sink.py) in its own process on a free
+   127.0.0.1 port, so it never competes with Odoo for the GIL;
+2. queue BENCH_QUEUE_MAILS (default 10,000) emails from BENCH_QUEUE_SENDERS
+   (default 20) authors: 2 KB HTML body, one recipient in email_to,
+   auto_delete unset, so both setups keep the sent mail (stock deletes sent
+   mail only when auto_delete is set, as chatter notifications have it; ours
+   keeps business mail whatever the flag says);
+3. run the queue cron until the backlog is gone (queue_worker.py drain), with
+   mail.mail.queue.batch.size = BENCH_QUEUE_BATCH (default 1000, the batch the
+   stock cron asks for) in both setups, and check that the sink received
+   every email.
+
+The order of the two setups alternates between runs so that a slow moment of
+the machine does not always hit the same side. Figures are medians over runs.
+
+Then:
+
+* the SMTP sink's own ceiling: a plain smtplib client replays the messages
+  Odoo sent (the raw .eml files) over one connection to a fresh sink;
+* the per-email query breakdown: BENCH_BREAKDOWN_MAILS (default 100) emails
+  drained with every SQL statement kept and grouped by shape.
+
+Writes BENCH_OUT/queue.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import time
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+from benchlib import (
+    REPO_ROOT,
+    SIDES,
+    createdb_from,
+    dropdb,
+    env_setting,
+    keep_dbs,
+    log,
+    median,
+    out_dir,
+    python,
+    run_worker,
+    save_json,
+    template_db,
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SinkProcess:
+    """scripts/smtp_sink.py as a separate process, storing into ``directory``."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.proc = None
+
+    def __enter__(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        log_file = open(out_dir() / f"smtp_sink-{self.directory.name}.log", "w")
+        self.proc = subprocess.Popen(
+            [
+                python(),
+                str(REPO_ROOT / "scripts" / "smtp_sink.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"SMTP sink did not start, see {log_file.name}")
+                time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def received(self) -> int:
+        index = self.directory / "index.jsonl"
+        if not index.exists():
+            return 0
+        with open(index, "rb") as fh:
+            return sum(1 for _ in fh)
+
+
+def drain_once(side: str, run: int, count: int, keep_queries: bool = False) -> tuple[dict, Path]:
+    """Queue ``count`` emails in a fresh database of ``side`` and send them all."""
+    tag = f"{side}-{'breakdown' if keep_queries else run}"
+    db = f"{env_setting('BENCH_PREFIX')}q_{side}_{'b' if keep_queries else run}"
+    mailbox = out_dir() / f"mailbox-{tag}"
+    createdb_from(template_db(side), db)
+    try:
+        with SinkProcess(mailbox) as sink:
+            run_worker(
+                "queue_worker.py",
+                "queue",
+                "--db",
+                db,
+                "--count",
+                str(count),
+                "--port",
+                str(sink.port),
+                "--batch",
+                os.environ.get("BENCH_QUEUE_BATCH", "1000"),
+                "--senders",
+                os.environ.get("BENCH_QUEUE_SENDERS", "20"),
+                log_name=f"queue-{tag}",
+            )
+            args = ["drain", "--db", db] + (["--keep-queries"] if keep_queries else [])
+            result = run_worker("queue_worker.py", *args, log_name=f"drain-{tag}")
+            # the sink may still be writing the last message when the worker exits
+            deadline = time.monotonic() + 10
+            while sink.received() < result["sent"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            result["smtp_received"] = sink.received()
+        if result["smtp_received"] != result["sent"] or result["sent"] != count:
+            raise RuntimeError(
+                f"{side} run {run}: queued {count}, Odoo reports {result['sent']} sent, "
+                f"the SMTP server received {result['smtp_received']}"
+            )
+    finally:
+        if not keep_dbs():
+            dropdb(db)
+    return result, mailbox
+
+
+def smtp_ceiling(source: Path, limit: int) -> float:
+    """Messages/s of a plain smtplib client replaying Odoo's messages to a fresh sink."""
+    files = sorted(source.glob("*.eml"))[:limit]
+    messages = []
+    for path in files:
+        raw = path.read_bytes()
+        headers = BytesHeaderParser().parsebytes(raw)
+        messages.append((headers.get("Return-Path") or headers["From"], headers["To"], raw))
+    with SinkProcess(out_dir() / "mailbox-ceiling") as sink:
+        client = smtplib.SMTP("127.0.0.1", sink.port)
+        start = time.perf_counter()
+        for mail_from, rcpt, raw in messages:
+            client.sendmail(mail_from, [rcpt], raw)
+        elapsed = time.perf_counter() - start
+        client.quit()
+        time.sleep(0.2)
+        if sink.received() != len(messages):
+            raise RuntimeError(f"ceiling: sent {len(messages)}, sink received {sink.received()}")
+    shutil.rmtree(out_dir() / "mailbox-ceiling", ignore_errors=True)
+    return len(messages) / elapsed
+
+
+def breakdown_table(groups_by_side: dict, mails: int) -> list[dict]:
+    """Statement shapes with their count per sent email, both setups side by side."""
+    keys = set()
+    for groups in groups_by_side.values():
+        keys.update(groups)
+    rows = []
+    for key in keys:
+        row = {"sql": key}
+        for side in SIDES:
+            group = groups_by_side.get(side, {}).get(key)
+            row[side] = group["count"] / mails if group else 0.0
+            row[f"{side}_ms"] = 1000 * group["seconds"] / mails if group else 0.0
+            row[f"{side}_texts"] = group["texts"] if group else {}
+        rows.append(row)
+    rows.sort(key=lambda r: (-(r["ours"] - r["stock"]), -r["ours"], r["sql"]))
+    return rows
+
+
+def main():
+    count = int(os.environ.get("BENCH_QUEUE_MAILS", "10000"))
+    runs = int(os.environ.get("BENCH_QUEUE_RUNS", "3"))
+    breakdown_mails = int(os.environ.get("BENCH_BREAKDOWN_MAILS", "100"))
+    results = {side: [] for side in SIDES}
+    last_mailbox = None
+    for run in range(1, runs + 1):
+        order = SIDES if run % 2 else tuple(reversed(SIDES))
+        for side in order:
+            log(f"queue run {run}/{runs}, {side}: {count} emails")
+            result, mailbox = drain_once(side, run, count)
+            log(
+                f"  {side}: {result['emails_per_s']:.1f} emails/s, "
+                f"{result['queries_per_email']:.2f} queries/email, peak RSS {result['peak_rss_mb']:.0f} MB"
+            )
+            results[side].append(result)
+            save_json(f"queue-run-{side}-{run}.json", result)
+            if last_mailbox:
+                shutil.rmtree(last_mailbox, ignore_errors=True)
+            last_mailbox = mailbox
+
+    log("SMTP sink ceiling: plain smtplib client, one connection")
+    ceilings = [smtp_ceiling(last_mailbox, count) for _ in range(runs)]
+    shutil.rmtree(last_mailbox, ignore_errors=True)
+
+    log(f"per-email query breakdown ({breakdown_mails} emails per setup)")
+    groups = {}
+    breakdown_runs = {}
+    for side in SIDES:
+        result, mailbox = drain_once(side, 0, breakdown_mails, keep_queries=True)
+        shutil.rmtree(mailbox, ignore_errors=True)
+        groups[side] = result.pop("query_groups")
+        breakdown_runs[side] = result
+
+    summary = {
+        "mails": count,
+        "runs": runs,
+        "batch": int(os.environ.get("BENCH_QUEUE_BATCH", "1000")),
+        "senders": int(os.environ.get("BENCH_QUEUE_SENDERS", "20")),
+        "sides": {
+            side: {
+                "emails_per_s": median([r["emails_per_s"] for r in results[side]]),
+                "queries_per_email": median([r["queries_per_email"] for r in results[side]]),
+                "commits_per_email": median([r["commits_per_email"] for r in results[side]]),
+                "sql_ms_per_email": median([1000 * r["sql_seconds"] / r["sent"] for r in results[side]]),
+                "commit_ms_per_email": median([1000 * r["commit_seconds"] / r["sent"] for r in results[side]]),
+                "peak_rss_mb": median([r["peak_rss_mb"] for r in results[side]]),
+                "rss_before_mb": median([r["rss_before_mb"] for r in results[side]]),
+                "kept_after_send": median([r["kept_after_send"] for r in results[side]]),
+                "deleted_after_send": median([r["deleted_after_send"] for r in results[side]]),
+                "runs": results[side],
+            }
+            for side in SIDES
+        },
+        "smtp_ceiling_per_s": median(ceilings),
+        "smtp_ceilings": ceilings,
+        "breakdown": {
+            "mails": breakdown_mails,
+            "runs": breakdown_runs,
+            "rows": breakdown_table(groups, breakdown_mails),
+        },
+    }
+    save_json("queue.json", summary)
+    log(f"queue results in {out_dir() / 'queue.json'}")
+
+
+if __name__ == "__main__":
+    main()

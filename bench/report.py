@@ -1,0 +1,332 @@
+"""Turn a benchmark run's JSON files into the report: one table with ours
+beside stock, then the EXPLAIN summary and the per-email query breakdown.
+
+    report.py sysinfo   write BENCH_OUT/sysinfo.json (machine, versions, settings)
+    report.py table     print the report (Markdown) and write BENCH_OUT/report.md
+
+Every figure comes from the files of this run; nothing is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from benchlib import REPO_ROOT, out_dir, psql, python, save_json
+
+LIST_TARGET_MS = 25
+CRON_TARGET_MS = 5
+LIST_KEYS = ("outbox_mine", "outbox_all", "sent_mine", "sent_all", "email_tab")
+CRON_KEYS = ("cron_promote", "cron_pick", "cron_count", "cron_pick_bounded", "cron_count_bounded", "cron_capacity")
+
+
+# --- machine --------------------------------------------------------------------------
+
+
+def _first(path, key):
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def _git(*args):
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def sysinfo():
+    mem_kb = int(_first("/proc/meminfo", "MemTotal").split()[0]) if _first("/proc/meminfo", "MemTotal") != "?" else 0
+    odoo_python = subprocess.run(
+        [python(), "-c", "import sys, odoo.release as r; print(sys.version.split()[0], r.version)"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    settings = {
+        name: psql("postgres", f"SHOW {name}")
+        for name in (
+            "shared_buffers",
+            "work_mem",
+            "effective_cache_size",
+            "random_page_cost",
+            "jit",
+            "max_parallel_workers_per_gather",
+            "synchronous_commit",
+        )
+    }
+    dirty = _git("status", "--porcelain", "--", "recruitment_mail")
+    info = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
+        "cpu": _first("/proc/cpuinfo", "model name"),
+        "nproc": os.cpu_count(),
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "postgresql": psql("postgres", "SHOW server_version"),
+        "pg_settings": settings,
+        "python": odoo_python[0] if odoo_python else "?",
+        "odoo": odoo_python[1] if len(odoo_python) > 1 else "?",
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "addon_dirty": bool(dirty),
+        "load_average": os.getloadavg(),
+        "settings": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("BENCH_")
+            and k not in ("BENCH_OUT", "BENCH_PREFIX", "BENCH_DATA_DIR", "BENCH_ADDONS_PATH", "BENCH_PYTHON")
+        },
+    }
+    save_json("sysinfo.json", info)
+
+
+# --- formatting -----------------------------------------------------------------------
+
+
+def fmt(value, digits=1):
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def ratio(ours, stock):
+    if ours is None or stock in (None, 0):
+        return "—"
+    return f"{ours / stock:.2f}×"
+
+
+def load(name):
+    path = out_dir() / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run_of(side_data, user, label):
+    for run in side_data["runs"]:
+        if run["user"] == user and run["label"] == label:
+            return run["results"]
+    return {}
+
+
+def ms(results, key):
+    return results.get(key, {}).get("median_ms")
+
+
+# --- the main table --------------------------------------------------------------------
+
+
+def main_table(queue, lists):
+    rows = []
+    header = (
+        "| Measure | N | Stock | Ours | Ours ÷ stock | Ours + candidate indexes | "
+        "Ours + candidate indexes, no company join (what-if) | Target |"
+    )
+    rows.append(header)
+    rows.append("|" + "---|" * 8)
+    if queue:
+        s, o = queue["sides"]["stock"], queue["sides"]["ours"]
+        n = f"{queue['mails']:,} queued, batch {queue['batch']:,}, {queue['senders']} senders"
+        rows += [
+            f"| Queue: emails/s (median of {queue['runs']}) | {n} | {fmt(s['emails_per_s'])} | "
+            f"{fmt(o['emails_per_s'])} | {ratio(o['emails_per_s'], s['emails_per_s'])} | | | ≥ stock |",
+            f"| Queue: SQL statements per sent email | {n} | {fmt(s['queries_per_email'], 2)} | "
+            f"{fmt(o['queries_per_email'], 2)} | {ratio(o['queries_per_email'], s['queries_per_email'])} | | | |",
+            f"| Queue: commits per sent email | {n} | {fmt(s['commits_per_email'], 2)} | "
+            f"{fmt(o['commits_per_email'], 2)} | {ratio(o['commits_per_email'], s['commits_per_email'])} | | | |",
+            f"| Queue: time per sent email, ms | {n} | {fmt(1000 / s['emails_per_s'], 2)} | "
+            f"{fmt(1000 / o['emails_per_s'], 2)} | {ratio(s['emails_per_s'], o['emails_per_s'])} | | | |",
+            f"| Queue: of which SQL statements, ms | {n} | {fmt(s['sql_ms_per_email'], 2)} | "
+            f"{fmt(o['sql_ms_per_email'], 2)} | {ratio(o['sql_ms_per_email'], s['sql_ms_per_email'])} | | | |",
+            f"| Queue: of which commits, ms | {n} | {fmt(s.get('commit_ms_per_email'), 2)} | "
+            f"{fmt(o.get('commit_ms_per_email'), 2)} | "
+            f"{ratio(o.get('commit_ms_per_email'), s.get('commit_ms_per_email'))} | | | |",
+            f"| Queue: peak RSS of the Odoo process, MB (at start) | {n} | {fmt(s['peak_rss_mb'], 0)} "
+            f"({fmt(s['rss_before_mb'], 0)}) | {fmt(o['peak_rss_mb'], 0)} ({fmt(o['rss_before_mb'], 0)}) | "
+            f"{ratio(o['peak_rss_mb'], s['peak_rss_mb'])} | | | |",
+            f"| Queue: sent mail kept / deleted afterwards | {n} | {fmt(s['kept_after_send'], 0)} / "
+            f"{fmt(s['deleted_after_send'], 0)} | {fmt(o['kept_after_send'], 0)} / "
+            f"{fmt(o['deleted_after_send'], 0)} | | | | |",
+            f"| SMTP server alone: msgs/s, smtplib on one connection (median of {len(queue['smtp_ceilings'])}) "
+            f"| {n} | {fmt(queue['smtp_ceiling_per_s'])} | | | | | |",
+        ]
+    for data in lists:
+        n = f"{data['size']:,}"
+        stock = run_of(data["sides"]["stock"], "admin", "baseline")
+        ours = data["sides"]["ours"]
+        for key in LIST_KEYS:
+            title = stock.get(key, {}).get("title") or key
+            for user in ("officer", "admin"):
+                base = ms(run_of(ours, user, "baseline"), key)
+                rows.append(
+                    f"| {title}, {user} (ms) | {n} | {fmt(ms(stock, key))} | {fmt(base)} | "
+                    f"{ratio(base, ms(stock, key))} | {fmt(ms(run_of(ours, user, 'indexed'), key))} | "
+                    f"{fmt(ms(run_of(ours, user, 'indexed_no_company_rule'), key))} | < {LIST_TARGET_MS} |"
+                )
+        base, indexed = run_of(ours, "admin", "baseline"), run_of(ours, "admin", "indexed")
+        for key in CRON_KEYS:
+            title = (base.get(key) or indexed.get(key) or stock.get(key) or {}).get("title", key)
+            target = f"< {CRON_TARGET_MS}" if key.startswith(("cron_pick", "cron_promote")) else ""
+            rows.append(
+                f"| {title} (ms) | {n} | {fmt(ms(stock, key), 2)} | {fmt(ms(base, key), 2)} | "
+                f"{ratio(ms(base, key), ms(stock, key))} | {fmt(ms(indexed, key), 2)} | | {target} |"
+            )
+    return rows
+
+
+# --- EXPLAIN summary ---------------------------------------------------------------------
+
+
+def statement_kind(sql):
+    if sql.startswith("UPDATE"):
+        return "update"
+    if "COUNT(" in sql.upper()[:40]:
+        return "count"
+    if re.search(r'WHERE \("mail_mail"\."id" IN %s\)', sql):
+        return "read by id"
+    if "LIMIT" in sql:
+        return "search"
+    return "other"
+
+
+def access_text(plan):
+    big = [
+        s
+        for s in plan["scans"]
+        if s["table"] in ("mail_mail", "mail_message", "mail_mail_contact_rel", "mail_mail_res_partner_rel")
+        or s["table"] is None
+    ]
+    parts = []
+    for scan in big:
+        where = scan["index"] or scan["table"]
+        parts.append(
+            f"{scan['node']} {where}".replace("Index Only Scan", "index-only")
+            .replace("Index Scan", "index")
+            .replace("Bitmap Heap Scan", "bitmap heap")
+            .replace("Bitmap Index Scan", "bitmap index")
+            .replace("Seq Scan", "SEQ SCAN")
+        )
+    seen = []
+    for part in parts:
+        if part not in seen:
+            seen.append(part)
+    return "; ".join(seen) or "—"
+
+
+def explain_table(data):
+    ours = data["sides"]["ours"]
+    rows = [
+        "| List / statement | As shipped: access (rows read), ms | With the candidate indexes: access (rows read), ms |",
+        "|---|---|---|",
+    ]
+    for user, keys in (("officer", LIST_KEYS), ("admin", CRON_KEYS)):
+        base, indexed = run_of(ours, user, "baseline"), run_of(ours, user, "indexed")
+        for key in keys:
+            b_plans = base.get(key, {}).get("plans", [])
+            i_plans = indexed.get(key, {}).get("plans", [])
+            title = (base.get(key) or indexed.get(key) or {}).get("title", key)
+            for n in range(max(len(b_plans), len(i_plans))):
+                b = b_plans[n] if n < len(b_plans) else None
+                i = i_plans[n] if n < len(i_plans) else None
+                kind = statement_kind((b or i)["sql"])
+                if kind == "read by id":
+                    continue  # always the primary key, 80 rows at most
+                cells = []
+                for plan in (b, i):
+                    cells.append(
+                        "—" if plan is None else f"{access_text(plan)} ({plan['rows_read']:,}), {plan['ms']:.1f}"
+                    )
+                rows.append(f"| {title} ({user}): {kind} | {cells[0]} | {cells[1]} |")
+    return rows
+
+
+# --- per-email breakdown -----------------------------------------------------------------------
+
+
+def breakdown_table(queue):
+    b = queue["breakdown"]
+    rows = [
+        f"Statements per sent email, {b['mails']} emails drained with every statement kept "
+        f"(stock {b['runs']['stock']['queries_per_email']:.2f}, ours {b['runs']['ours']['queries_per_email']:.2f}; "
+        "statements run once per cron run or per sender batch show as fractions):",
+        "",
+        "| Statement (columns folded) | Stock / email | Ours / email | Ours − stock | Stock ms / email | Ours ms / email |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in b["rows"]:
+        if max(row["stock"], row["ours"]) < 0.1:
+            continue
+        sql = row["sql"].replace("|", "\\|")
+        sql = sql if len(sql) <= 160 else sql[:157] + "..."
+        rows.append(
+            f"| `{sql}` | {row['stock']:.2f} | {row['ours']:.2f} | {row['ours'] - row['stock']:+.2f} | "
+            f"{row['stock_ms']:.3f} | {row['ours_ms']:.3f} |"
+        )
+    return rows
+
+
+def table():
+    info = load("sysinfo.json") or {}
+    queue = load("queue.json")
+    lists = sorted((json.loads(p.read_text()) for p in out_dir().glob("lists-*.json")), key=lambda d: d["size"])
+    lines = []
+    if info:
+        pg = info["pg_settings"]
+        lines += [
+            f"Run of {info['date']} on {info['cpu']}, {info['nproc']} CPUs, {info['ram_gb']} GB RAM; "
+            f"PostgreSQL {info['postgresql']} (shared_buffers {pg['shared_buffers']}, work_mem {pg['work_mem']}, "
+            f"jit {pg['jit']}, synchronous_commit {pg['synchronous_commit']}); Python {info['python']}, "
+            f"Odoo {info['odoo']}; recruitment_mail at {info['commit']}"
+            f"{' with uncommitted changes' if info['addon_dirty'] else ''}; "
+            f"load average at start {', '.join(f'{x:.2f}' for x in info['load_average'])}, "
+            f"at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+            "",
+        ]
+    lines += main_table(queue, lists)
+    lines += [
+        "",
+        "Stock: Settings > Technical > Emails as the administrator (stock gives other users no "
+        'access to mail.mail). "My mail" in stock = author is the user\'s partner. List times: '
+        "server-side web_search_read / web_read, median of "
+        f"{os.environ.get('BENCH_REPEAT', '10')}, warm caches. Ratios: ours ÷ stock "
+        "(for times, above 1 is slower; for emails/s, above 1 is faster).",
+    ]
+    if lists:
+        biggest = lists[-1]
+        lines += [
+            "",
+            f"EXPLAIN (ANALYZE, BUFFERS) of ours' statements on the mail tables, N = {biggest['size']:,}:",
+            "",
+        ]
+        lines += explain_table(biggest)
+        if biggest.get("indexes"):
+            lines += ["", "Candidate indexes (size at this N, build time; whether the add-on has it):", ""]
+            for name, idx in biggest["indexes"].items():
+                status = idx.get("status", "new")
+                status = "replaces the add-on's index of that name" if status.startswith("replaces") else status
+                lines.append(
+                    f"- `{idx['statement']};` — {idx['bytes'] / 1024 / 1024:.1f} MB, "
+                    f"{idx['build_seconds']:.1f} s, {status}"
+                )
+    if queue:
+        lines += [""] + breakdown_table(queue)
+    text = "\n".join(lines) + "\n"
+    (out_dir() / "report.md").write_text(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    {"sysinfo": sysinfo, "table": table}[sys.argv[1] if len(sys.argv) > 1 else "table"]()
