@@ -83,6 +83,21 @@ def ascii_address(address):
         return address
 
 
+def success_notification(message, next_action=None, sticky=False):
+    """The client action that shows ``message`` and then runs ``next_action``
+    (by default, reloads the current view)."""
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {
+            "type": "success",
+            "message": message,
+            "sticky": sticky,
+            "next": next_action or {"type": "ir.actions.client", "tag": "soft_reload"},
+        },
+    }
+
+
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
@@ -423,7 +438,7 @@ class MailMail(models.Model):
             }
         )
         _logger.info("Outbox: %s failed email(s) resent by user %s: %s", len(self), self.env.uid, self.ids)
-        return self._notify_and_reload(
+        return success_notification(
             self.env._("%(count)s email(s) queued again; they are being sent now.", count=len(self))
         )
 
@@ -447,17 +462,9 @@ class MailMail(models.Model):
         after = (
             self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.action_outbox")
             if self.env.context.get("recruitment_mail_back_to_outbox")
-            else {"type": "ir.actions.client", "tag": "soft_reload"}
+            else None
         )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": self.env._("%(count)s email(s) deleted.", count=count),
-                "next": after,
-            },
-        }
+        return success_notification(self.env._("%(count)s email(s) deleted.", count=count), after)
 
     def action_send_now(self):
         """Send queued or scheduled mail at once, in the background."""
@@ -465,7 +472,7 @@ class MailMail(models.Model):
         if not_waiting:
             raise UserError(self.env._("Only queued or scheduled emails can be sent now; resend failed emails."))
         self.write({"scheduled_date": False, "next_attempt_date": False})
-        return self._notify_and_reload(self.env._("%(count)s email(s) are being sent now.", count=len(self)))
+        return success_notification(self.env._("%(count)s email(s) are being sent now.", count=len(self)))
 
     def action_reschedule(self):
         return {
@@ -510,17 +517,6 @@ class MailMail(models.Model):
             "views": [(False, "form")],
             "target": "current",
             "context": {},
-        }
-
-    def _notify_and_reload(self, message):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": message,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
         }
 
     def _outbox_status_label(self):

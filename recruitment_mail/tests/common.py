@@ -47,6 +47,13 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
             email="colin@agency.example.com",
             groups="base.group_user",
         )
+        cls.officer = mail_new_test_user(
+            cls.env,
+            login="officer_rm",
+            name="Olga Officer",
+            email="olga@agency.example.com",
+            groups="hr_recruitment.group_hr_recruitment_user",
+        )
         cls.cron = cls.env.ref("mail.ir_cron_mail_scheduler_action")
 
     # -- creating email -------------------------------------------------

@@ -1,8 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 from odoo.tests import Form, tagged
 
-from odoo.addons.mail.tests.common import mail_new_test_user
-
 from .common import OutboxCase
 
 
@@ -11,13 +9,6 @@ class TestEmailTab(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.officer = mail_new_test_user(
-            cls.env,
-            login="officer_tab",
-            name="Olga Officer",
-            email="olga@agency.example.com",
-            groups="hr_recruitment.group_hr_recruitment_user",
-        )
         cls.client = cls.env["res.partner"].create({"name": "Northwind Logistics", "is_company": True})
         cls.client_contact = cls.env["res.partner"].create(
             {"name": "Priya Shah", "email": "priya.shah@northwind.example.com", "parent_id": cls.client.id}

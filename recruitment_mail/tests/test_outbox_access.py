@@ -12,12 +12,6 @@ class TestOutboxAccess(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.officer = mail_new_test_user(
-            cls.env,
-            login="officer_rm",
-            name="Olga Officer",
-            groups="hr_recruitment.group_hr_recruitment_user",
-        )
         cls.manager = mail_new_test_user(
             cls.env,
             login="manager_rm",

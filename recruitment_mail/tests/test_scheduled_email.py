@@ -7,8 +7,6 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
-from odoo.addons.mail.tests.common import mail_new_test_user
-
 from .common import OutboxCase
 
 
@@ -16,13 +14,6 @@ class ScheduledCase(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.officer = mail_new_test_user(
-            cls.env,
-            login="officer_jbe",
-            name="Olga Officer",
-            email="olga@agency.example.com",
-            groups="hr_recruitment.group_hr_recruitment_user",
-        )
         cls.tag_driver = cls.env["hr.applicant.category"].create({"name": "HGV driver"})
         cls.job = cls.env["hr.job"].create(
             {

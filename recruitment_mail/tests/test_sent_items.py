@@ -18,12 +18,6 @@ class TestSentItems(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.officer = mail_new_test_user(
-            cls.env,
-            login="officer_si",
-            name="Olga Officer",
-            groups="hr_recruitment.group_hr_recruitment_user",
-        )
         cls.admin = cls.env.ref("base.user_admin")
 
     def test_sent_mail_is_kept_where_stock_would_delete_it(self):
@@ -88,12 +82,6 @@ class TestSystemMail(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.officer = mail_new_test_user(
-            cls.env,
-            login="officer_sys",
-            name="Olga Officer",
-            groups="hr_recruitment.group_hr_recruitment_user",
-        )
         cls.manager = mail_new_test_user(
             cls.env,
             login="manager_sys",

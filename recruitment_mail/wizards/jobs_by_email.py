@@ -4,6 +4,8 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.mail_mail import success_notification
+
 DEFAULT_INTERVAL_DAYS = 30
 
 
@@ -167,16 +169,7 @@ class RecruitmentJobsByEmail(models.TransientModel):
                 count=len(skipped),
                 who="; ".join(f"{c.display_name} ({why})" for c, why in skipped),
             )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": message,
-                "sticky": bool(skipped),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return success_notification(message, {"type": "ir.actions.act_window_close"}, sticky=bool(skipped))
 
     def _mail_values(self, candidate):
         """One email: the template rendered on the vacancy, greeting the candidate."""

@@ -4,6 +4,8 @@ from collections import Counter
 from odoo import fields, models
 from odoo.tools.translate import LazyTranslate
 
+from ..models.mail_mail import success_notification
+
 _lt = LazyTranslate(__name__)
 
 SKIP_REASONS = {
@@ -36,16 +38,11 @@ class MailComposeMessage(models.TransientModel):
         if not any(wizard.composition_mode == "mass_mail" for wizard in self):
             return super().action_send_mail()
         mails, _messages = self._action_send_mail(auto_commit=False)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": self._mass_mail_summary(mails),
-                "sticky": any(mail.state == "cancel" for mail in mails),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return success_notification(
+            self._mass_mail_summary(mails),
+            {"type": "ir.actions.act_window_close"},
+            sticky=any(mail.state == "cancel" for mail in mails),
+        )
 
     def _mass_mail_summary(self, mails):
         skipped = Counter(mail.failure_type for mail in mails if mail.state == "cancel")
