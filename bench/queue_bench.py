@@ -24,7 +24,10 @@ Then:
 * the SMTP sink's own ceiling: a plain smtplib client replays the messages
   Odoo sent (the raw .eml files) over one connection to a fresh sink;
 * the per-email query breakdown: BENCH_BREAKDOWN_MAILS (default 100) emails
-  drained with every SQL statement kept and grouped by shape.
+  drained with every SQL statement kept and grouped by shape;
+* one run per setup of BENCH_QUEUE_ONE_SENDER_MAILS (default 2,000; 0 skips
+  it) emails all from one address, so that each cron run sends them as one
+  batch through one SMTP session.
 
 Writes BENCH_OUT/queue.json.
 """
@@ -115,10 +118,12 @@ class SinkProcess:
             return sum(1 for _ in fh)
 
 
-def drain_once(side: str, run: int, count: int, keep_queries: bool = False) -> tuple[dict, Path]:
+def drain_once(side: str, run: str, count: int, senders: int | None = None,
+               keep_queries: bool = False) -> tuple[dict, Path]:
     """Queue ``count`` emails in a fresh database of ``side`` and send them all."""
-    tag = f"{side}-{'breakdown' if keep_queries else run}"
-    db = f"{env_setting('BENCH_PREFIX')}q_{side}_{'b' if keep_queries else run}"
+    senders = senders or int(os.environ.get("BENCH_QUEUE_SENDERS", "20"))
+    tag = f"{side}-{run}"
+    db = f"{env_setting('BENCH_PREFIX')}q_{side}_{run}"
     mailbox = out_dir() / f"mailbox-{tag}"
     createdb_from(template_db(side), db)
     try:
@@ -135,7 +140,7 @@ def drain_once(side: str, run: int, count: int, keep_queries: bool = False) -> t
                 "--batch",
                 os.environ.get("BENCH_QUEUE_BATCH", "1000"),
                 "--senders",
-                os.environ.get("BENCH_QUEUE_SENDERS", "20"),
+                str(senders),
                 log_name=f"queue-{tag}",
             )
             args = ["drain", "--db", db] + (["--keep-queries"] if keep_queries else [])
@@ -206,7 +211,7 @@ def main():
         order = SIDES if run % 2 else tuple(reversed(SIDES))
         for side in order:
             log(f"queue run {run}/{runs}, {side}: {count} emails")
-            result, mailbox = drain_once(side, run, count)
+            result, mailbox = drain_once(side, str(run), count)
             log(
                 f"  {side}: {result['emails_per_s']:.1f} emails/s, "
                 f"{result['queries_per_email']:.2f} queries/email, peak RSS {result['peak_rss_mb']:.0f} MB"
@@ -225,13 +230,26 @@ def main():
     groups = {}
     breakdown_runs = {}
     for side in SIDES:
-        result, mailbox = drain_once(side, 0, breakdown_mails, keep_queries=True)
+        result, mailbox = drain_once(side, "breakdown", breakdown_mails, keep_queries=True)
         shutil.rmtree(mailbox, ignore_errors=True)
         groups[side] = result.pop("query_groups")
         breakdown_runs[side] = result
 
+    # Every email from one address (a shared jobs@ mailbox): one sending
+    # batch per cron run, so whatever a batch costs per email shows in full.
+    one_sender_mails = int(os.environ.get("BENCH_QUEUE_ONE_SENDER_MAILS", "2000"))
+    one_sender = {}
+    if one_sender_mails:
+        for side in SIDES:
+            log(f"queue, one sender address, {side}: {one_sender_mails} emails")
+            result, mailbox = drain_once(side, "one_sender", one_sender_mails, senders=1)
+            shutil.rmtree(mailbox, ignore_errors=True)
+            log(f"  {side}: {result['emails_per_s']:.1f} emails/s")
+            one_sender[side] = result
+
     summary = {
         "mails": count,
+        "one_sender": {"mails": one_sender_mails, "sides": one_sender},
         "runs": runs,
         "batch": int(os.environ.get("BENCH_QUEUE_BATCH", "1000")),
         "senders": int(os.environ.get("BENCH_QUEUE_SENDERS", "20")),

@@ -67,7 +67,9 @@ def sysinfo():
             "synchronous_commit",
         )
     }
-    dirty = _git("status", "--porcelain", "--", "recruitment_mail")
+    # run.sh records the version of the add-on it copied for the run
+    commit = os.environ.get("BENCH_ADDON_COMMIT") or _git("rev-parse", "--short", "HEAD")
+    dirty = os.environ.get("BENCH_ADDON_DIRTY", "0") != "0"
     info = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
         "cpu": _first("/proc/cpuinfo", "model name"),
@@ -78,8 +80,8 @@ def sysinfo():
         "pg_settings": settings,
         "python": odoo_python[0] if odoo_python else "?",
         "odoo": odoo_python[1] if len(odoo_python) > 1 else "?",
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "addon_dirty": bool(dirty),
+        "commit": commit,
+        "addon_dirty": dirty,
         "load_average": os.getloadavg(),
         "settings": {
             k: v
@@ -160,6 +162,15 @@ def main_table(queue, lists):
             f"| Queue: sent mail kept / deleted afterwards | {n} | {fmt(s['kept_after_send'], 0)} / "
             f"{fmt(s['deleted_after_send'], 0)} | {fmt(o['kept_after_send'], 0)} / "
             f"{fmt(o['deleted_after_send'], 0)} | | | | |",
+        ]
+        one = queue.get("one_sender") or {}
+        if one.get("sides"):
+            so, oo = one["sides"]["stock"], one["sides"]["ours"]
+            rows.append(
+                f"| Queue: emails/s, every email from one address (1 run) | {one['mails']:,} queued, "
+                f"batch {queue['batch']:,}, 1 sender | {fmt(so['emails_per_s'])} | {fmt(oo['emails_per_s'])} | "
+                f"{ratio(oo['emails_per_s'], so['emails_per_s'])} | | | ≥ stock |")
+        rows += [
             f"| SMTP server alone: msgs/s, smtplib on one connection (median of {len(queue['smtp_ceilings'])}) "
             f"| {n} | {fmt(queue['smtp_ceiling_per_s'])} | | | | | |",
         ]
@@ -290,7 +301,7 @@ def table():
             f"PostgreSQL {info['postgresql']} (shared_buffers {pg['shared_buffers']}, work_mem {pg['work_mem']}, "
             f"jit {pg['jit']}, synchronous_commit {pg['synchronous_commit']}); Python {info['python']}, "
             f"Odoo {info['odoo']}; recruitment_mail at {info['commit']}"
-            f"{' with uncommitted changes' if info['addon_dirty'] else ''}; "
+            f"{' with uncommitted changes (addon-uncommitted.diff)' if info['addon_dirty'] else ''}; "
             f"load average at start {', '.join(f'{x:.2f}' for x in info['load_average'])}, "
             f"at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
             "",

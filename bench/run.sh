@@ -22,7 +22,8 @@
 #   KEEP                  1: keep the rm_bench_* databases afterwards
 #
 # Results: var/bench/<date>/ (report.md, JSON, EXPLAIN plans, logs);
-# var/bench/latest points at the last run.
+# var/bench/latest points at the last run. The add-on is copied at the start
+# and that copy is what gets measured, whatever happens to the working tree.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -42,10 +43,21 @@ BENCH_OUT="$VAR_DIR/bench/$(date +%Y%m%d-%H%M%S)"
 export BENCH_OUT
 export BENCH_DATA_DIR="$VAR_DIR/bench-data-$RUN_ID"
 export BENCH_PYTHON="$PYTHON"
+mkdir -p "$BENCH_OUT" "$BENCH_DATA_DIR/addons"
+ln -sfn "$(basename "$BENCH_OUT")" "$VAR_DIR/bench/latest"
+# Measure one version of the add-on from start to end: every Odoo process of
+# the run (install, workers) loads this copy, not the working tree, which may
+# be edited while the benchmark runs. Which version it is goes in the report.
+cp -a "$ADDONS_DIR/$MODULE" "$BENCH_DATA_DIR/addons/"
+export BENCH_ADDON_COMMIT BENCH_ADDON_DIRTY
+BENCH_ADDON_COMMIT="$(git -C "$ADDONS_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+BENCH_ADDON_DIRTY="$(git -C "$ADDONS_DIR" status --porcelain -- "$MODULE" 2>/dev/null | wc -l)"
+if [ "$BENCH_ADDON_DIRTY" != "0" ]; then
+    git -C "$ADDONS_DIR" diff HEAD -- "$MODULE" >"$BENCH_OUT/addon-uncommitted.diff" 2>/dev/null || true
+fi
+ADDONS_DIR="$BENCH_DATA_DIR/addons"
 BENCH_ADDONS_PATH="$(addons_path)"
 export BENCH_ADDONS_PATH
-mkdir -p "$BENCH_OUT"
-ln -sfn "$(basename "$BENCH_OUT")" "$VAR_DIR/bench/latest"
 
 cleanup() {
     if [ "$KEEP" = "1" ]; then

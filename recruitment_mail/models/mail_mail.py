@@ -30,6 +30,25 @@ DEFAULT_RETRY_DELAYS = "1, 5, 15, 60, 240"
 OUTBOX_STATE_TO_STATUS = {"exception": "failed", "sent": "sent", "cancel": "cancel"}
 IN_OUTBOX = ("queued", "scheduled", "failed")
 
+# Sending reads this many mails together (_read_for_sending), and these
+# fields of their message, which mail.mail inherits (_inherits).
+SEND_CHUNK = 100
+SENDING_FIELDS = (
+    "subject",
+    "email_from",
+    "reply_to",
+    "message_id",
+    "references",
+    "model",
+    "res_id",
+    "author_id",
+    "mail_server_id",
+    "attachment_ids",
+    "record_alias_domain_id",
+    "record_company_id",
+    "message_type",
+)
+
 # Mail that carries a login link or code: kept out of everyone's sight but
 # administrators', and deleted once sent as stock Odoo does.
 SYSTEM_MAIL_MODELS = ("res.users", "portal.wizard.user")
@@ -144,6 +163,15 @@ class MailMail(models.Model):
         help="Who the email is addressed to: the addresses typed in To and the recipient contacts.",
     )
     failure_summary = fields.Char("Failure message", compute="_compute_failure_summary")
+    company_id = fields.Many2one(
+        "res.company",
+        string="Email company",
+        related="mail_message_id.record_company_id",
+        store=True,
+        readonly=True,
+        help="The company of the record this email is about. Stored on the email so that the "
+        "multi-company rule is checked without reading its message.",
+    )
     mail_user_id = fields.Many2one(
         "res.users",
         string="User",
@@ -202,8 +230,9 @@ class MailMail(models.Model):
         # a million emails is not computed in one transaction: the post-init
         # hook fills them in batches (_backfill). On upgrade the ORM computes
         # any new column as usual.
-        self.env.cr.execute("SELECT state FROM ir_module_module WHERE name = 'recruitment_mail'")
-        row = self.env.cr.fetchone()
+        cr = self.env.cr
+        cr.execute("SELECT state FROM ir_module_module WHERE name = 'recruitment_mail'")
+        row = cr.fetchone()
         if row and row[0] == "to install":
             for name, column_type in (
                 ("outbox_status", "varchar"),
@@ -211,42 +240,63 @@ class MailMail(models.Model):
                 ("is_system_mail", "bool"),
                 ("recipients_display", "varchar"),
             ):
-                if not sql.column_exists(self.env.cr, self._table, name):
-                    sql.create_column(self.env.cr, self._table, name, column_type)
+                if not sql.column_exists(cr, self._table, name):
+                    sql.create_column(cr, self._table, name, column_type)
+        if not sql.column_exists(cr, self._table, "company_id"):
+            # a copy of the message's column: one statement, install or upgrade
+            sql.create_column(cr, self._table, "company_id", "int4")
+            cr.execute(
+                """UPDATE mail_mail mm SET company_id = msg.record_company_id
+                     FROM mail_message msg
+                    WHERE msg.id = mm.mail_message_id AND msg.record_company_id IS NOT NULL"""
+            )
         return super()._auto_init()
 
+    # Partial indexes for the hot queries: the Outbox and Sent items lists
+    # (mine and everyone's, newest first), the Email tab's visibility check,
+    # the cron's pick of due mail, and a server's sending-limit count. The
+    # partial ones cover only the rows their list shows, so they stay small
+    # while sent mail piles up; INCLUDE carries what the record rules test
+    # (system mail, user, company), so that counting a list's rows is an
+    # index-only scan rather than a visit to every heap page they are on.
+    _RULE_COLUMNS = "is_system_mail, mail_user_id, company_id"
+    _USER_RULE_COLUMNS = "is_system_mail, company_id"
+    _INDEXES = {
+        "mail_mail_rm_outbox_idx": (
+            f"(id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
+        ),
+        "mail_mail_rm_outbox_user_idx": (
+            f"(mail_user_id, id DESC) INCLUDE ({_USER_RULE_COLUMNS}) "
+            "WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
+        ),
+        "mail_mail_rm_sent_idx": f"(date_sent DESC, id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status = 'sent'",
+        "mail_mail_rm_sent_user_idx": (
+            f"(mail_user_id, date_sent DESC, id DESC) INCLUDE ({_USER_RULE_COLUMNS}) WHERE outbox_status = 'sent'"
+        ),
+        "mail_mail_rm_rules_idx": f"(id) INCLUDE ({_RULE_COLUMNS})",
+        "mail_mail_rm_due_idx": (
+            "((COALESCE(next_attempt_date, scheduled_date, create_date)), id) WHERE state = 'outgoing'"
+        ),
+        "mail_mail_rm_scheduled_idx": "(scheduled_date) WHERE outbox_status = 'scheduled'",
+        "mail_mail_rm_server_attempt_idx": "(smtp_server_id, last_attempt_date) WHERE smtp_server_id IS NOT NULL",
+    }
+
     def init(self):
-        """Partial indexes for the hot queries: the Outbox and Sent items
-        lists (mine and everyone's, newest first), the cron's pick of due
-        mail, and a server's sending-limit count. Each covers only the rows
-        its query reads, so it stays small while sent mail piles up."""
+        """Create the indexes of _INDEXES. Each carries its definition as its
+        comment, so that one changed by a new version of the add-on is built
+        again on upgrade."""
         res = super().init()
         cr = self.env.cr
-        outbox = "outbox_status IN ('queued', 'scheduled', 'failed')"
-        sent = "outbox_status = 'sent'"
-        sql.create_index(cr, "mail_mail_rm_outbox_idx", self._table, ["id DESC"], where=outbox)
-        sql.create_index(cr, "mail_mail_rm_outbox_user_idx", self._table, ["mail_user_id", "id DESC"], where=outbox)
-        sql.create_index(cr, "mail_mail_rm_sent_idx", self._table, ["date_sent DESC", "id DESC"], where=sent)
-        sql.create_index(
-            cr, "mail_mail_rm_sent_user_idx", self._table, ["mail_user_id", "date_sent DESC", "id DESC"], where=sent
-        )
-        sql.create_index(
-            cr,
-            "mail_mail_rm_due_idx",
-            self._table,
-            ["(COALESCE(next_attempt_date, scheduled_date, create_date))", "id"],
-            where="state = 'outgoing'",
-        )
-        sql.create_index(
-            cr, "mail_mail_rm_scheduled_idx", self._table, ["scheduled_date"], where="outbox_status = 'scheduled'"
-        )
-        sql.create_index(
-            cr,
-            "mail_mail_rm_server_attempt_idx",
-            self._table,
-            ["smtp_server_id", "last_attempt_date"],
-            where="smtp_server_id IS NOT NULL",
-        )
+        for name, definition in self._INDEXES.items():
+            cr.execute("SELECT obj_description(to_regclass(%s), 'pg_class'), to_regclass(%s)", (name, name))
+            comment, exists = cr.fetchone()
+            if exists and comment == definition:
+                continue
+            if exists:
+                _logger.info("Index %s changed: building it again", name)
+                cr.execute(f'DROP INDEX "{name}"')
+            cr.execute(f'CREATE INDEX "{name}" ON "{self._table}" {definition}')
+            cr.execute(f'COMMENT ON INDEX "{name}" IS %s', (definition,))
         return res
 
     @api.model
@@ -719,58 +769,101 @@ class MailMail(models.Model):
         """Send mail one by one through stock ``_send``, so that a mail with a
         bad address or a dropped connection gets a message a user can act on
         instead of stopping the batch or failing without a reason, and so that
-        each mail is claimed (_claim) before it is handed to the SMTP server."""
+        each mail is claimed (_claim) before it is handed to the SMTP server.
+
+        What sending needs is read for SEND_CHUNK mails at a time
+        (_read_for_sending) instead of a few queries per mail; each mail is
+        still claimed, sent and committed on its own."""
         if auto_commit is True:
             # What was read so far comes from an older snapshot: the claims
             # below must see what other workers committed since.
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
-        for mail in self:
-            if not mail._claim(auto_commit):
-                continue
-            report = {"mail_server_id": (mail_server or mail.mail_server_id).id}
-            mail = mail.with_context(recruitment_mail_report=report)
-            problem = mail._recipient_problem()
-            if problem:
-                failure_type, reason = problem
-                mail._mark_failed(reason, failure_type)
-            else:
-                try:
-                    super(MailMail, mail)._send(
-                        auto_commit=False,
-                        raise_exception=raise_exception,
-                        smtp_session=smtp_session,
-                        alias_domain_id=alias_domain_id,
-                        mail_server=mail_server,
-                    )
-                except smtplib.SMTPServerDisconnected as exc:
-                    # The session is gone: this mail gets the reason, the rest
-                    # of the batch stays queued for the next run.
-                    server = mail_server or mail.mail_server_id
-                    reason = self.env._(
-                        "The outgoing mail server %(server)s closed the connection while this email "
-                        "was being sent (%(error)s). Check the SMTP settings if this happens again.",
-                        server=server.display_name if server else self.env._("(default)"),
-                        error=describe_error(exc),
-                    )
-                    mail._mark_failed(reason, "mail_smtp")
-                    if raise_exception:
-                        raise
-                    self._commit_sent(auto_commit, post_send_callback, mail)
-                    (self - mail)._trigger_queue()
-                    break
-            self._commit_sent(auto_commit, post_send_callback, mail)
+        send_args = {
+            "auto_commit": auto_commit,
+            "raise_exception": raise_exception,
+            "smtp_session": smtp_session,
+            "alias_domain_id": alias_domain_id,
+            "mail_server": mail_server,
+            "post_send_callback": post_send_callback,
+        }
+        for chunk_ids in tools.split_every(SEND_CHUNK, self.ids):
+            read_at = self.browse(chunk_ids)._read_for_sending()
+            for mail_id in chunk_ids:
+                if not self.browse(mail_id)._send_one(read_at.get(mail_id), **send_args):
+                    # The SMTP session is gone: the rest of the batch stays
+                    # queued for the next run.
+                    self.browse(self.ids[self.ids.index(mail_id) + 1 :])._trigger_queue()
+                    return True
         return True
 
-    def _claim(self, auto_commit=False):
+    def _read_for_sending(self):
+        """Read what sending these mails needs, a few queries for all of them
+        (a mail read on its own costs a few queries). Return when each was
+        last written, {id: write_date}, so that _claim can tell whether a mail
+        changed since."""
+        self.env.cr.execute("SELECT id, write_date FROM mail_mail WHERE id = ANY(%s)", (self.ids,))
+        read_at = dict(self.env.cr.fetchall())
+        mails = self.browse(list(read_at))
+        messages = mails.mail_message_id
+        for records, name in (
+            (mails, "state"),
+            (messages, "body"),
+            (mails.recipient_ids, "email"),
+            (messages.attachment_ids, "name"),
+            (messages.author_id, "email"),
+        ):
+            # reading one field of the first record fetches the columns of all
+            records.mapped(name)
+        for name in SENDING_FIELDS:
+            # fields of the message (_inherits): copied into each mail's cache
+            mails.mapped(name)
+        return read_at
+
+    def _send_one(self, read_at, auto_commit=False, raise_exception=False, post_send_callback=None, **send_args):
+        """Claim and send this mail, record the outcome and, in the cron,
+        commit. Return False when the SMTP session was lost on the way."""
+        self.ensure_one()
+        if not self._claim(auto_commit, read_at):
+            return True
+        mail = self.with_context(
+            recruitment_mail_report={"mail_server_id": (send_args["mail_server"] or self.mail_server_id).id}
+        )
+        problem = mail._recipient_problem()
+        if problem:
+            failure_type, reason = problem
+            mail._mark_failed(reason, failure_type)
+            self._commit_sent(auto_commit, post_send_callback)
+            return True
+        try:
+            super(MailMail, mail)._send(auto_commit=False, raise_exception=raise_exception, **send_args)
+        except smtplib.SMTPServerDisconnected as exc:
+            # The session is gone: this mail gets the reason.
+            server = send_args["mail_server"] or mail.mail_server_id
+            reason = self.env._(
+                "The outgoing mail server %(server)s closed the connection while this email "
+                "was being sent (%(error)s). Check the SMTP settings if this happens again.",
+                server=server.display_name if server else self.env._("(default)"),
+                error=describe_error(exc),
+            )
+            mail._mark_failed(reason, "mail_smtp")
+            if raise_exception:
+                raise
+            self._commit_sent(auto_commit, post_send_callback)
+            return False
+        self._commit_sent(auto_commit, post_send_callback)
+        return True
+
+    def _claim(self, auto_commit=False, read_at=None):
         """Lock this mail for sending and check, in the database rather than
         in the cache, that it is still waiting: another worker (a second cron
         process, or a user's Send now) may have sent it since it was picked.
         A mail another worker holds, or changed under our feet, is skipped,
-        not waited for."""
+        not waited for. A mail written since it was read (``read_at``, its
+        write_date then) is read again."""
         self.ensure_one()
         try:
             self.env.cr.execute(
-                "SELECT state FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                "SELECT state, write_date FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
                 (self.id,),
                 log_exceptions=False,
             )
@@ -783,13 +876,18 @@ class MailMail(models.Model):
             _logger.info("Email %s is being sent by another worker: skipped", self.id)
             return False
         row = self.env.cr.fetchone()
-        self.invalidate_recordset()
-        return bool(row) and row[0] == "outgoing"
+        if not row:
+            return False  # deleted, or locked by another worker
+        state, write_date = row
+        if read_at is None or write_date != read_at:
+            self.invalidate_recordset()
+            self.mail_message_id.invalidate_recordset()
+        return state == "outgoing"
 
-    def _commit_sent(self, auto_commit, post_send_callback, mail):
+    def _commit_sent(self, auto_commit, post_send_callback):
         if auto_commit is True:
             if post_send_callback:
-                post_send_callback(mail.ids)
+                post_send_callback(self.ids)
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only, as stock _send does
 
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
