@@ -3,7 +3,7 @@ import logging
 import smtplib
 from datetime import timedelta
 
-from odoo import fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
@@ -35,6 +35,24 @@ class IrMailServer(models.Model):
         "the limit waits in the Outbox for the next minute; it counts no failed attempt.",
     )
     max_per_hour = fields.Integer("Emails per hour", help="The most this server accepts per hour (0: no limit).")
+
+    # The queue works out the company's default sender and bounce addresses
+    # once for a chunk of mails (mail.mail._build_outgoing) instead of once
+    # per message: after each commit, reading them means reading the user
+    # and the company again.
+    @api.model
+    def _get_default_bounce_address(self):
+        defaults = self.env.context.get("recruitment_mail_defaults")
+        if defaults is not None:
+            return defaults["bounce"]
+        return super()._get_default_bounce_address()
+
+    @api.model
+    def _get_default_from_address(self):
+        defaults = self.env.context.get("recruitment_mail_defaults")
+        if defaults is not None:
+            return defaults["from"]
+        return super()._get_default_from_address()
 
     def _sending_capacity(self):
         """How many more emails this server may be handed now, or None when

@@ -1,18 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+import dataclasses
 import logging
 import re
 import smtplib
 import textwrap
 import threading
+import time
 from datetime import timedelta
 
 import psycopg2
 from email_validator import EmailNotValidError, validate_email
 from flufl.bounce import all_failures
 
-from odoo import Command, api, fields, models, tools
+from odoo import Command, api, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.tools import sql
+
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from .ir_mail_server import describe_error
 
@@ -30,24 +34,42 @@ DEFAULT_RETRY_DELAYS = "1, 5, 15, 60, 240"
 OUTBOX_STATE_TO_STATUS = {"exception": "failed", "sent": "sent", "cancel": "cancel"}
 IN_OUTBOX = ("queued", "scheduled", "failed")
 
-# Sending reads this many mails together (_read_for_sending), and these
-# fields of their message, which mail.mail inherits (_inherits).
+# Sending builds the messages of this many mails from one read of them all,
+# and holds at most about this many bytes of bodies and attachments at once.
 SEND_CHUNK = 100
-SENDING_FIELDS = (
-    "subject",
-    "email_from",
-    "reply_to",
-    "message_id",
-    "references",
-    "model",
-    "res_id",
-    "author_id",
-    "mail_server_id",
-    "attachment_ids",
-    "record_alias_domain_id",
-    "record_company_id",
-    "message_type",
+SEND_CHUNK_BYTES = 32 * 1024 * 1024
+# What recording the outcome of a send reads of the mail (here and in stock):
+# kept from that read for a mail unchanged since (CLAIM_SAME).
+KEPT_FIELDS = (
+    "state",
+    "scheduled_date",
+    "attempt_count",
+    "is_system_mail",
+    "auto_delete",
+    "is_notification",
+    "failure_reason",
+    "next_attempt_date",
+    "mail_message_id",
 )
+CLAIM_SAME = "same"
+CLAIM_CHANGED = "changed"
+PROGRESS_INTERVAL = 1.0  # seconds between two updates of the cron's progress
+
+
+@dataclasses.dataclass
+class OutgoingMail:
+    """A mail whose messages are built, waiting for its claim (_deliver)."""
+
+    read_at: object = None  # its write_date when it was read
+    mail_server_id: int | None = None
+    is_notification: bool = False
+    message_id: str = ""
+    problem: tuple | None = None  # (failure type, message): cannot be addressed
+    error: Exception | None = None  # building it failed: reported as stock does
+    emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
+    size: int = 0
+    values: dict = dataclasses.field(default_factory=dict)  # KEPT_FIELDS as read
+
 
 # Mail that carries a login link or code: kept out of everyone's sight but
 # administrators', and deleted once sent as stock Odoo does.
@@ -677,17 +699,27 @@ class MailMail(models.Model):
             return True
         total = len(send_ids) if len(send_ids) < batch_size else self._count_due()
         done = set()
+        reported = [0.0]
+
+        def notify_progress():
+            reported[0] = time.monotonic()
+            self.env["ir.cron"]._notify_progress(done=len(done), remaining=max(total - len(done), 0))
 
         def post_send_callback(mail_ids):
+            # The cron's progress record, written once a second rather than
+            # once per email (stock): what it reports is the same.
             done.update(mail_ids)
-            self.env["ir.cron"]._notify_progress(done=len(done), remaining=max(total - len(done), 0))
+            if time.monotonic() - reported[0] >= PROGRESS_INTERVAL:
+                notify_progress()
 
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         try:
-            return self.browse(send_ids).send(auto_commit=auto_commit, post_send_callback=post_send_callback)
+            result = self.browse(send_ids).send(auto_commit=auto_commit, post_send_callback=post_send_callback)
         except Exception:
             _logger.exception("Failed processing mail queue")
-        return None
+            return None
+        notify_progress()
+        return result
 
     # The COALESCE bound is implied by the two conditions after it; it is
     # there so that mail_mail_rm_due_idx is scanned only up to "now" instead
@@ -766,79 +798,177 @@ class MailMail(models.Model):
         mail_server=False,
         post_send_callback=None,
     ):
-        """Send mail one by one through stock ``_send``, so that a mail with a
-        bad address or a dropped connection gets a message a user can act on
-        instead of stopping the batch or failing without a reason, and so that
-        each mail is claimed (_claim) before it is handed to the SMTP server.
+        """Send these mails through one SMTP session, one by one: each is
+        claimed (_claim), handed to the server, its outcome recorded and, in
+        the cron, committed before the next one.
 
-        What sending needs is read for SEND_CHUNK mails at a time
-        (_read_for_sending) instead of a few queries per mail; each mail is
-        still claimed, sent and committed on its own."""
+        Stock Odoo reads each mail on its own after the previous commit (a
+        commit empties the ORM cache), which costs a dozen queries per mail.
+        Here the messages of SEND_CHUNK mails at a time are built first, from
+        one read of them all (_build_outgoing); a mail changed between that
+        read and its claim is built again. Stock's hooks still run for each
+        mail: _prepare_outgoing_list, build_email, send_email and
+        _postprocess_sent_message."""
         if auto_commit is True:
             # What was read so far comes from an older snapshot: the claims
             # below must see what other workers committed since.
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+        build_args = {"alias_domain_id": alias_domain_id, "mail_server": mail_server}
         send_args = {
             "auto_commit": auto_commit,
             "raise_exception": raise_exception,
             "smtp_session": smtp_session,
-            "alias_domain_id": alias_domain_id,
-            "mail_server": mail_server,
+            "build_args": build_args,
             "post_send_callback": post_send_callback,
         }
-        for chunk_ids in tools.split_every(SEND_CHUNK, self.ids):
-            read_at = self.browse(chunk_ids)._read_for_sending()
-            for mail_id in chunk_ids:
-                if not self.browse(mail_id)._send_one(read_at.get(mail_id), **send_args):
+        pending = self.ids
+        while pending:
+            outgoing, pending = self.browse(pending)._build_outgoing(**build_args)
+            for mail_id, built in outgoing.items():
+                if not self.browse(mail_id)._deliver(built, **send_args):
                     # The SMTP session is gone: the rest of the batch stays
                     # queued for the next run.
-                    self.browse(self.ids[self.ids.index(mail_id) + 1 :])._trigger_queue()
+                    rest = [other for other in outgoing if other > mail_id] + pending
+                    self.browse(rest)._trigger_queue()
                     return True
         return True
 
-    def _read_for_sending(self):
-        """Read what sending these mails needs, a few queries for all of them
-        (a mail read on its own costs a few queries). Return when each was
-        last written, {id: write_date}, so that _claim can tell whether a mail
-        changed since."""
-        self.env.cr.execute("SELECT id, write_date FROM mail_mail WHERE id = ANY(%s)", (self.ids,))
+    def _build_outgoing(self, alias_domain_id=False, mail_server=False):
+        """Read the first SEND_CHUNK of these mails together and build their
+        messages, up to about SEND_CHUNK_BYTES of bodies and attachments.
+        Return ({mail id: OutgoingMail} in order, ids left for later)."""
+        ids = self.ids[:SEND_CHUNK]
+        # what this transaction wrote is what the claims below must compare with
+        self.env["mail.message"].flush_model()
+        self.flush_model()
+        self.env.cr.execute("SELECT id, write_date FROM mail_mail WHERE id = ANY(%s)", (ids,))
         read_at = dict(self.env.cr.fetchall())
-        mails = self.browse(list(read_at))
-        messages = mails.mail_message_id
-        for records, name in (
-            (mails, "state"),
-            (messages, "body"),
-            (mails.recipient_ids, "email"),
-            (messages.attachment_ids, "name"),
-            (messages.author_id, "email"),
-        ):
-            # reading one field of the first record fetches the columns of all
-            records.mapped(name)
-        for name in SENDING_FIELDS:
-            # fields of the message (_inherits): copied into each mail's cache
-            mails.mapped(name)
-        return read_at
-
-    def _send_one(self, read_at, auto_commit=False, raise_exception=False, post_send_callback=None, **send_args):
-        """Claim and send this mail, record the outcome and, in the cron,
-        commit. Return False when the SMTP session was lost on the way."""
-        self.ensure_one()
-        if not self._claim(auto_commit, read_at):
-            return True
-        mail = self.with_context(
-            recruitment_mail_report={"mail_server_id": (send_args["mail_server"] or self.mail_server_id).id}
+        mails = self.browse([mail_id for mail_id in ids if mail_id in read_at])  # deleted ones are gone
+        with_unfollow = mails.filtered(lambda mail: mail.body_html and "/mail/unfollow" in mail.body_html)
+        follower_status = (
+            self.env["mail.followers"]._get_mail_recipients_follower_status(with_unfollow.ids)
+            if with_unfollow
+            else None
         )
-        problem = mail._recipient_problem()
-        if problem:
-            failure_type, reason = problem
+        IrMailServer = self.env["ir.mail_server"]
+        defaults = {
+            "bounce": IrMailServer._get_default_bounce_address(),
+            "from": IrMailServer._get_default_from_address(),
+        }
+        outgoing = {}
+        size = 0
+        for mail in mails:
+            if size >= SEND_CHUNK_BYTES:
+                break
+            built = OutgoingMail(
+                read_at=read_at[mail.id],
+                mail_server_id=mail.mail_server_id.id,
+                is_notification=mail.is_notification,
+                values={name: mail[name] for name in KEPT_FIELDS},
+            )
+            outgoing[mail.id] = built
+            if mail.state != "outgoing":
+                continue  # _claim decides, on what the database says then
+            built.problem = mail._recipient_problem()
+            if built.problem:
+                continue
+            try:
+                mail._build_messages(built, alias_domain_id, mail_server, follower_status, defaults)
+            except (MemoryError, psycopg2.Error):
+                raise
+            except Exception as exc:  # noqa: BLE001  # reported on the mail by _deliver, as stock does
+                built.error = exc
+            size += built.size
+        # read but not built (the byte budget was reached) first, then the unread
+        not_built = [mail_id for mail_id in ids if mail_id in read_at and mail_id not in outgoing]
+        return outgoing, not_built + self.ids[len(ids) :]
+
+    def _build_messages(self, built, alias_domain_id, mail_server, follower_status, defaults=None):
+        """The RFC 2822 messages of this mail, as stock _send builds them."""
+        self.ensure_one()
+        emails_from = tools.mail.email_split_and_format_normalize(self.email_from)
+        email_from = emails_from[0] if emails_from else self.email_from
+        email_list = self._prepare_outgoing_list(
+            mail_server=mail_server or self.mail_server_id, recipients_follower_status=follower_status
+        )
+        for email in email_list:
+            server_context = {
+                "send_validated_to": email.pop("email_to_normalized", []),
+                "recruitment_mail_defaults": defaults,
+            }
+            if alias_domain_id:
+                alias_domain = self.env["mail.alias.domain"].sudo().browse(alias_domain_id)
+                server_context.update(
+                    domain_notifications_email=alias_domain.default_from_email,
+                    domain_bounce_address=email["headers"].get("Return-Path") or alias_domain.bounce_email,
+                )
+            message = (
+                self.env["ir.mail_server"]
+                .with_context(**server_context)
+                .build_email(
+                    email_from=email_from,
+                    email_to=email["email_to"],
+                    subject=email["subject"],
+                    body=email["body"],
+                    body_alternative=email["body_alternative"],
+                    email_cc=email["email_cc"],
+                    reply_to=email["reply_to"],
+                    attachments=email["attachments"],
+                    message_id=email["message_id"],
+                    references=email["references"],
+                    object_id=email["object_id"],
+                    subtype="html",
+                    subtype_alternative="plain",
+                    headers=email["headers"],
+                )
+            )
+            partner = email.pop("partner_id", None)
+            built.emails.append((message, partner, email.get("email_to"), server_context))
+            built.size += len(email["body"] or "") + sum(
+                len(content or b"") for _name, content, _type in email["attachments"]
+            )
+        built.message_id = self.message_id
+
+    def _deliver(
+        self,
+        built,
+        auto_commit=False,
+        raise_exception=False,
+        smtp_session=None,
+        build_args=None,
+        post_send_callback=None,
+    ):
+        """Claim this mail, hand its messages to the SMTP server and record
+        the outcome as stock _send does; commit in the cron. Return False when
+        the SMTP session was lost on the way."""
+        self.ensure_one()
+        claim = self._claim(auto_commit, built.read_at)
+        if not claim:
+            return True
+        if claim == CLAIM_CHANGED:
+            # written since it was built (edited, resent, rescheduled): build it again
+            self.invalidate_recordset()
+            self.mail_message_id.invalidate_recordset()
+            rebuilt, _left = self._build_outgoing(**(build_args or {}))
+            built = rebuilt.get(self.id)
+            if built is None or self.state != "outgoing":
+                return True
+        else:
+            # Unchanged since it was read: what was read then is what the
+            # database holds, no need to read it again after the last commit.
+            self._update_cache(built.values, validate=False)
+        mail_server = (build_args or {}).get("mail_server")
+        report = {"mail_server_id": mail_server.id if mail_server else built.mail_server_id}
+        mail = self.with_context(recruitment_mail_report=report)
+        if built.problem:
+            failure_type, reason = built.problem
             mail._mark_failed(reason, failure_type)
             self._commit_sent(auto_commit, post_send_callback)
             return True
         try:
-            super(MailMail, mail)._send(auto_commit=False, raise_exception=raise_exception, **send_args)
+            mail._deliver_messages(built, smtp_session, raise_exception)
         except smtplib.SMTPServerDisconnected as exc:
-            # The session is gone: this mail gets the reason.
-            server = send_args["mail_server"] or mail.mail_server_id
+            server = mail_server or mail.mail_server_id
             reason = self.env._(
                 "The outgoing mail server %(server)s closed the connection while this email "
                 "was being sent (%(error)s). Check the SMTP settings if this happens again.",
@@ -853,13 +983,121 @@ class MailMail(models.Model):
         self._commit_sent(auto_commit, post_send_callback)
         return True
 
+    def _deliver_messages(self, built, smtp_session, raise_exception):
+        """The body of stock _send's loop, for one claimed mail whose
+        messages are built."""
+        IrMailServer = self.env["ir.mail_server"]
+        success_pids = []
+        failure_type = None
+        failure_reason = None
+        res = None
+        try:
+            if built.error:
+                raise built.error
+            if built.is_notification:
+                self._mark_notifications_sending()
+            for message, partner, email_to, server_context in built.emails:
+                try:
+                    res = IrMailServer.with_context(**server_context).send_email(
+                        message, mail_server_id=built.mail_server_id, smtp_session=smtp_session
+                    )
+                    if partner:
+                        success_pids.append(partner)
+                except AssertionError as error:
+                    if str(error) != IrMailServer.NO_VALID_RECIPIENT:
+                        raise
+                    if not email_to and failure_type != "mail_email_invalid":
+                        failure_type = "mail_email_missing"
+                    else:
+                        failure_type = "mail_email_invalid"
+                    _logger.info("Ignoring invalid recipients for mail.mail %s: %s", built.message_id, email_to)
+            if res:
+                vals = {"state": "sent", "failure_reason": False}
+                if res != built.message_id:
+                    vals["message_id"] = res
+                self.write(vals)
+                if not modules.module.current_test:
+                    _logger.info(
+                        "Mail (mail.mail) with ID %r and Message-Id %r successfully sent to %s recipient(s)",
+                        self.id,
+                        res,
+                        len(built.emails),
+                    )
+            else:
+                self.write({"state": "exception", "failure_reason": False})
+            self._postprocess_sent_message(success_pids=success_pids, failure_type=failure_type)
+        except MemoryError:
+            _logger.exception(
+                "MemoryError while sending mail with ID %r: consider raising --limit-memory-hard", self.id
+            )
+            raise
+        except (psycopg2.Error, smtplib.SMTPServerDisconnected):
+            _logger.exception("Exception while processing mail with ID %r and Msg-Id %r.", self.id, built.message_id)
+            raise
+        except Exception as exc:  # noqa: BLE001  # the mail fails with the reason, as in stock _send
+            failure_type, failure_reason = self._failure_of(exc, failure_type)
+            _logger.exception("failed sending mail (id: %s) due to %s", self.id, failure_reason)
+            self.write({"failure_reason": failure_reason, "failure_type": failure_type, "state": "exception"})
+            self._postprocess_sent_message(
+                success_pids=success_pids, failure_reason=failure_reason, failure_type=failure_type
+            )
+            if raise_exception:
+                if isinstance(exc, (AssertionError, UnicodeEncodeError)):
+                    value = (
+                        f"Invalid text: {exc.object}" if isinstance(exc, UnicodeEncodeError) else ". ".join(exc.args)
+                    )
+                    raise MailDeliveryException(value) from exc
+                raise
+
+    def _mark_notifications_sending(self):
+        """As stock: the notifications of this mail in a transient failed
+        state while it is sent, so that a bounce arriving meanwhile is not
+        overwritten."""
+        notifications = self.env["mail.notification"].search(
+            [
+                ("notification_type", "=", "email"),
+                ("mail_mail_id", "in", self.ids),
+                ("notification_status", "not in", ("sent", "canceled")),
+            ]
+        )
+        if notifications:
+            notifications.sudo().write(
+                {
+                    "notification_status": "exception",
+                    "failure_type": "unknown",
+                    "failure_reason": self.env._(
+                        "Error without exception. Probably due to concurrent access update of "
+                        "notification records. Please see with an administrator."
+                    ),
+                }
+            )
+            notifications.flush_recordset(["notification_status", "failure_type", "failure_reason"])
+
+    @api.model
+    def _failure_of(self, exc, failure_type=None):
+        """(failure type, reason) of an exception raised while sending, as
+        stock _send reports it."""
+        IrMailServer = self.env["ir.mail_server"]
+        failure_reason = None
+        if isinstance(exc, AssertionError) and exc.args:
+            error_code = exc.args[0]
+            if len(exc.args) > 1 and error_code == IrMailServer.NO_VALID_FROM:
+                failure_reason = str(exc.args[1])
+            else:
+                failure_reason = error_code
+            if error_code == IrMailServer.NO_VALID_FROM:
+                failure_type = "mail_from_invalid"
+            elif error_code in (IrMailServer.NO_FOUND_FROM, IrMailServer.NO_FOUND_SMTP_FROM):
+                failure_type = "mail_from_missing"
+        return failure_type or "unknown", failure_reason or tools.exception_to_unicode(exc)
+
     def _claim(self, auto_commit=False, read_at=None):
         """Lock this mail for sending and check, in the database rather than
         in the cache, that it is still waiting: another worker (a second cron
         process, or a user's Send now) may have sent it since it was picked.
         A mail another worker holds, or changed under our feet, is skipped,
-        not waited for. A mail written since it was read (``read_at``, its
-        write_date then) is read again."""
+        not waited for. Return False (skip it), CLAIM_SAME, or CLAIM_CHANGED
+        when it was written since ``read_at`` (its write_date when read)."""
         self.ensure_one()
         try:
             self.env.cr.execute(
@@ -876,13 +1114,9 @@ class MailMail(models.Model):
             _logger.info("Email %s is being sent by another worker: skipped", self.id)
             return False
         row = self.env.cr.fetchone()
-        if not row:
-            return False  # deleted, or locked by another worker
-        state, write_date = row
-        if read_at is None or write_date != read_at:
-            self.invalidate_recordset()
-            self.mail_message_id.invalidate_recordset()
-        return state == "outgoing"
+        if not row or row[0] != "outgoing":
+            return False  # gone, held by another worker, or no longer waiting
+        return CLAIM_SAME if read_at is not None and row[1] == read_at else CLAIM_CHANGED
 
     def _commit_sent(self, auto_commit, post_send_callback):
         if auto_commit is True:

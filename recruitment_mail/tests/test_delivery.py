@@ -212,3 +212,83 @@ class TestBadInput(OutboxCase):
         self.assertEqual(mail.outbox_status, "sent")
         self.assertEqual(ok.outbox_status, "sent")
         self.assertGreater(len(self.emails[0]["message"]) + len(self.emails[1]["message"]), 5_000_000)
+
+
+@tagged("post_install", "-at_install")
+class TestSendingChunks(OutboxCase):
+    """The queue builds the messages of many emails from one read of them all,
+    then claims, sends and records each one. What it sends is the email as it
+    is when it is claimed."""
+
+    def _changed_by_someone_else(self, mail, **columns):
+        """What another user's edit, committed after the queue read the
+        email, leaves in the database: new values and a new write date."""
+        for column, value in columns.items():
+            table = "mail_message" if column == "subject" else "mail_mail"
+            record_id = mail.mail_message_id.id if table == "mail_message" else mail.id
+            self.env.cr.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", (value, record_id))
+        self.env.cr.execute(
+            "UPDATE mail_mail SET write_date = write_date + interval '1 second' WHERE id = %s", (mail.id,)
+        )
+
+    def test_an_email_edited_after_it_was_read_goes_out_as_edited(self):
+        first = self.queue_mail(subject="First")
+        second = self.queue_mail(subject="Old subject", email_to="bob@example.com")
+        mails = first | second
+        mails.flush_recordset()
+        outgoing, left = mails._build_outgoing()
+        self.assertEqual(list(outgoing), mails.ids)
+        self.assertFalse(left)
+        self._changed_by_someone_else(second, subject="New subject", email_to="carl@example.com")
+        with self.smtp():
+            for mail in mails:
+                mail._deliver(outgoing[mail.id])
+        self.env.invalidate_all()
+        self.assertEqual(self.delivered_to(), ["anna@example.com", "carl@example.com"])
+        self.assertIn("Subject: New subject", self.emails[1]["message"])
+        self.assertEqual(mails.mapped("outbox_status"), ["sent", "sent"])
+
+    def test_an_email_sent_or_deleted_by_someone_else_meanwhile_is_not_sent_again(self):
+        sent_elsewhere = self.queue_mail(subject="Sent by the other worker")
+        deleted = self.queue_mail(subject="Deleted", email_to="bob@example.com")
+        waiting = self.queue_mail(subject="Still waiting", email_to="carl@example.com")
+        mails = sent_elsewhere | deleted | waiting
+        mails.flush_recordset()
+        outgoing, _left = mails._build_outgoing()
+        self._changed_by_someone_else(sent_elsewhere, state="sent")
+        self.env.cr.execute("DELETE FROM mail_mail WHERE id = %s", (deleted.id,))
+        with self.smtp():
+            for mail_id, built in outgoing.items():
+                self.env["mail.mail"].browse(mail_id)._deliver(built)
+        self.assertEqual(self.delivered_to(), ["carl@example.com"])
+
+    def test_a_large_batch_is_read_in_chunks_and_sent_in_order(self):
+        mails = self.env["mail.mail"]
+        for n in range(7):
+            mails |= self.queue_mail(subject=f"Batch {n}", email_to=f"candidate{n}@example.com")
+        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK", 3), self.smtp():
+            mails.send()
+        self.env.invalidate_all()
+        self.assertEqual(self.delivered_to(), [f"candidate{n}@example.com" for n in range(7)])
+        self.assertEqual(set(mails.mapped("outbox_status")), {"sent"})
+        self.assertEqual(mails.mapped("attempt_count"), [1] * 7)
+
+    def test_attachments_beyond_the_memory_budget_wait_for_the_next_chunk(self):
+        attachment = self.env["ir.attachment"].create(
+            {"name": "cv.pdf", "raw": b"%PDF-1.4 " + b"x" * 4000, "mimetype": "application/pdf"}
+        )
+        mails = self.env["mail.mail"]
+        for n in range(3):
+            mails |= self.queue_mail(
+                subject=f"CV {n}", email_to=f"client{n}@example.com", attachment_ids=[(4, attachment.id)]
+            )
+        mails.flush_recordset()
+        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK_BYTES", 4000):
+            outgoing, left = mails._build_outgoing()
+        # the first one exceeds the budget on its own: it goes alone, the rest wait
+        self.assertEqual(list(outgoing), mails[:1].ids)
+        self.assertEqual(left, mails[1:].ids)
+        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK_BYTES", 4000), self.smtp():
+            mails.send()
+        self.assertEqual(self.delivered_to(), [f"client{n}@example.com" for n in range(3)])
+        self.assertTrue(all("cv.pdf" in email["message"] for email in self.emails))
