@@ -281,8 +281,11 @@ class MailMail(models.Model):
     # while sent mail piles up; INCLUDE carries what the record rules test
     # (system mail, user, company), so that counting a list's rows is an
     # index-only scan rather than a visit to every heap page they are on.
-    _RULE_COLUMNS = "is_system_mail, mail_user_id, company_id"
-    _USER_RULE_COLUMNS = "is_system_mail, company_id"
+    # mail_message_id: the ORM joins the message (mail.mail _inherits it) in
+    # every search, and PostgreSQL plans an index-only scan only when the
+    # index has every column the query names, the join's included.
+    _RULE_COLUMNS = "is_system_mail, mail_user_id, company_id, mail_message_id"
+    _USER_RULE_COLUMNS = "is_system_mail, company_id, mail_message_id"
     _INDEXES = {
         "mail_mail_rm_outbox_idx": (
             f"(id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
