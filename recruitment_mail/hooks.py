@@ -8,7 +8,8 @@ def post_init_hook(env):
 
 
 def uninstall_hook(env):
-    """Give the queue cron back its stock hourly interval."""
+    """Give the queue cron back its stock hourly interval. The crons of extra
+    sending lanes belong to the add-on (their XML ids) and go with it."""
     cron = env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
     if cron:
         cron.write({"interval_number": 1, "interval_type": "hours"})

@@ -54,9 +54,12 @@ class IrMailServer(models.Model):
             return defaults["from"]
         return super()._get_default_from_address()
 
-    def _sending_capacity(self):
+    def _sending_capacity(self, lane=1, lanes=1):
         """How many more emails this server may be handed now, or None when
-        it has no limit. Counts every attempt handed to it, sent or not."""
+        it has no limit. Counts every attempt handed to it, sent or not.
+        With several sending lanes, each has its share of the limits and
+        counts its own attempts (its mails: id mod lanes), so that together
+        they stay within them."""
         self.ensure_one()
         if not self.max_per_minute and not self.max_per_hour:
             return None
@@ -65,11 +68,14 @@ class IrMailServer(models.Model):
         left = []
         for limit, window in ((self.max_per_minute, timedelta(minutes=1)), (self.max_per_hour, timedelta(hours=1))):
             if limit:
+                share = limit // lanes + (1 if lane <= limit % lanes else 0)
                 self.env.cr.execute(
-                    "SELECT count(*) FROM mail_mail WHERE smtp_server_id = %s AND last_attempt_date > %s",
-                    (self.id, now - window),
+                    """SELECT count(*) FROM mail_mail
+                        WHERE smtp_server_id = %(server)s AND last_attempt_date > %(since)s
+                          AND (%(lanes)s = 1 OR mod(id, %(lanes)s) = %(lane)s - 1)""",
+                    {"server": self.id, "since": now - window, "lane": lane, "lanes": lanes},
                 )
-                left.append(max(limit - self.env.cr.fetchone()[0], 0))
+                left.append(max(share - self.env.cr.fetchone()[0], 0))
         return min(left)
 
     def _limit_description(self):

@@ -53,6 +53,8 @@ KEPT_FIELDS = (
 )
 CLAIM_SAME = "same"
 CLAIM_CHANGED = "changed"
+LANE_CRON_XMLID = "recruitment_mail.ir_cron_mail_lane_%s"
+MAX_SENDING_LANES = 8  # lanes beyond this many are not offered (Settings)
 PROGRESS_INTERVAL = 1.0  # seconds between two updates of the cron's progress
 
 
@@ -471,6 +473,70 @@ class MailMail(models.Model):
             self._trigger_queue()
         return res
 
+    # ------------------------------------------------------------------
+    # Sending lanes: the queue shared by several crons
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _sending_lanes(self):
+        """(this cron's lane, number of lanes). Lane 1 is Odoo's own queue
+        cron; each other lane is a cron of the add-on (_sync_sending_lanes)
+        that sends the mails whose id falls in its lane (id mod lanes)."""
+        lanes = self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.sending_lanes", "1")
+        try:
+            lanes = min(max(int(lanes), 1), MAX_SENDING_LANES)
+        except ValueError:
+            lanes = 1
+        return self.env.context.get("recruitment_mail_lane", 1), lanes
+
+    @api.model
+    def _lane_crons(self):
+        """The crons that send the queue: Odoo's, then the extra lanes'."""
+        crons = self.env["ir.cron"].sudo()
+        main = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if main:
+            crons |= main
+        _lane, lanes = self._sending_lanes()
+        for lane in range(2, lanes + 1):
+            crons |= self.env.ref(LANE_CRON_XMLID % lane, raise_if_not_found=False) or crons.browse()
+        return crons
+
+    @api.model
+    def _sync_sending_lanes(self):
+        """Create or remove the crons of the extra lanes so that there are as
+        many as Settings say, each run as often as Odoo's queue cron."""
+        main = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if not main:
+            return
+        _lane, lanes = self._sending_lanes()
+        IrCron = self.env["ir.cron"].sudo()
+        data = self.env["ir.model.data"].sudo()
+        for lane in range(2, MAX_SENDING_LANES + 1):
+            cron = self.env.ref(LANE_CRON_XMLID % lane, raise_if_not_found=False)
+            if lane > lanes:
+                if cron:
+                    cron.unlink()
+                continue
+            vals = {
+                "name": self.env._("Mail: Email Queue Manager, lane %(lane)s", lane=lane),
+                "model_id": main.model_id.id,
+                "state": "code",
+                "code": f"model.with_context(recruitment_mail_lane={lane}).process_email_queue()",
+                "user_id": main.user_id.id,
+                "interval_number": main.interval_number,
+                "interval_type": main.interval_type,
+                "priority": main.priority,
+                "active": main.active,
+            }
+            if cron:
+                cron.write(vals)
+            else:
+                cron = IrCron.create(vals)
+                module, name = (LANE_CRON_XMLID % lane).split(".")
+                data.create({"module": module, "name": name, "model": "ir.cron", "res_id": cron.id, "noupdate": True})
+        if lanes > 1:
+            self._trigger_queue_at(fields.Datetime.now())
+
     def _trigger_queue(self):
         """Wake the queue cron when this mail becomes due, instead of waiting
         for its next periodic run."""
@@ -482,9 +548,10 @@ class MailMail(models.Model):
 
     @api.model
     def _trigger_queue_at(self, *moments):
-        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
-        if cron and moments:
-            cron.sudo()._trigger_list(sorted(moments))
+        if not moments:
+            return
+        for cron in self._lane_crons():
+            cron._trigger_list(sorted(moments))
 
     # ------------------------------------------------------------------
     # Actions
@@ -695,11 +762,16 @@ class MailMail(models.Model):
         """
         if ids or "filters" in self.env.context:
             return super().process_email_queue(ids=ids, batch_size=batch_size)
+        lane, lanes = self._sending_lanes()
+        if lane > lanes:
+            return True  # a lane Settings no longer has
         self._promote_due_scheduled()
         batch_size = int(self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size))
         send_ids = self._pick_due_ids(batch_size)
         if not send_ids:
             return True
+        if lanes > 1:
+            _logger.info("Sending lane %s of %s: %s email(s) due", lane, lanes, len(send_ids))
         total = len(send_ids) if len(send_ids) < batch_size else self._count_due()
         done = set()
         reported = [0.0]
@@ -728,11 +800,17 @@ class MailMail(models.Model):
     # there so that mail_mail_rm_due_idx is scanned only up to "now" instead
     # of over every scheduled email (a million-row table: 150 ms -> 0.2 ms).
     # create_date comes from the database's clock, hence the GREATEST.
+    # A lane takes the mails whose id falls in it (lanes = 1: all of them).
     _DUE_WHERE = """state = 'outgoing'
                     AND COALESCE(next_attempt_date, scheduled_date, create_date)
                         <= GREATEST(%(now)s, statement_timestamp() AT TIME ZONE 'UTC')
                     AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)
-                    AND (next_attempt_date IS NULL OR next_attempt_date <= %(now)s)"""
+                    AND (next_attempt_date IS NULL OR next_attempt_date <= %(now)s)
+                    AND (%(lanes)s = 1 OR mod(id, %(lanes)s) = %(lane)s - 1)"""
+
+    def _due_params(self, **params):
+        lane, lanes = self._sending_lanes()
+        return dict(params, now=fields.Datetime.now(), lane=lane, lanes=lanes)
 
     def _pick_due_ids(self, limit):
         self.flush_model(["state", "scheduled_date", "next_attempt_date"])
@@ -741,12 +819,12 @@ class MailMail(models.Model):
                  WHERE {self._DUE_WHERE}
               ORDER BY COALESCE(next_attempt_date, scheduled_date, create_date), id
                  LIMIT %(limit)s""",
-            {"now": fields.Datetime.now(), "limit": limit},
+            self._due_params(limit=limit),
         )
         return [row[0] for row in self.env.cr.fetchall()]
 
     def _count_due(self):
-        self.env.cr.execute(f"SELECT count(*) FROM mail_mail WHERE {self._DUE_WHERE}", {"now": fields.Datetime.now()})
+        self.env.cr.execute(f"SELECT count(*) FROM mail_mail WHERE {self._DUE_WHERE}", self._due_params())
         return self.env.cr.fetchone()[0]
 
     def _promote_due_scheduled(self):
@@ -777,9 +855,10 @@ class MailMail(models.Model):
         """Hand each server no more than its sending limits allow; the rest
         waits in the queue, without counting a failed attempt."""
         handed = {}
+        lane, lanes = self._sending_lanes()
         for mail_server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
             server = self.env["ir.mail_server"].sudo().browse(mail_server_id)
-            capacity = server._sending_capacity() if server else None
+            capacity = server._sending_capacity(lane, lanes) if server else None
             if capacity is not None:
                 capacity = max(capacity - handed.get(server.id, 0), 0)
                 if capacity < len(batch_ids):

@@ -1,5 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from .mail_mail import MAX_SENDING_LANES
 
 
 class ResConfigSettings(models.TransientModel):
@@ -31,6 +34,13 @@ class ResConfigSettings(models.TransientModel):
         help="Jobs by Email skips candidates who were sent the same vacancy within this many days.",
     )
 
+    recruitment_mail_sending_lanes = fields.Integer(
+        "Sending lanes",
+        config_parameter="recruitment_mail.sending_lanes",
+        default=1,
+        help="How many scheduled actions send the queue side by side, each over its own SMTP "
+        "connection. 1 sends with Odoo's queue action alone.",
+    )
     recruitment_mail_queue_interval = fields.Integer(
         "Check the queue every (minutes)",
         help="How often Odoo's email queue runs. New, resent and due email also wakes it at once.",
@@ -45,9 +55,16 @@ class ResConfigSettings(models.TransientModel):
             values["recruitment_mail_queue_interval"] = cron.interval_number * minutes.get(cron.interval_type, 1)
         return values
 
+    @api.constrains("recruitment_mail_sending_lanes")
+    def _check_recruitment_mail_sending_lanes(self):
+        for settings in self:
+            if not 1 <= settings.recruitment_mail_sending_lanes <= MAX_SENDING_LANES:
+                raise ValidationError(self.env._("Parallel sending: from 1 to %(max)s lanes.", max=MAX_SENDING_LANES))
+
     def set_values(self):
         res = super().set_values()
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
         if cron and self.recruitment_mail_queue_interval > 0:
             cron.sudo().write({"interval_number": self.recruitment_mail_queue_interval, "interval_type": "minutes"})
+        self.env["mail.mail"]._sync_sending_lanes()
         return res

@@ -6,6 +6,7 @@ from unittest.mock import patch
 from freezegun import freeze_time
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import OutboxCase
@@ -292,3 +293,73 @@ class TestSendingChunks(OutboxCase):
             mails.send()
         self.assertEqual(self.delivered_to(), [f"client{n}@example.com" for n in range(3)])
         self.assertTrue(all("cv.pdf" in email["message"] for email in self.emails))
+
+
+@tagged("post_install", "-at_install")
+class TestSendingLanes(OutboxCase):
+    """Settings > Parallel sending: several crons send the queue side by side,
+    each its own share of it over its own SMTP connection."""
+
+    def set_lanes(self, lanes):
+        settings = self.env["res.config.settings"].create({"recruitment_mail_sending_lanes": lanes})
+        settings.execute()
+
+    def lane_run(self, lane):
+        """What the cron of ``lane`` does when it runs."""
+        with self.smtp():
+            self.env["mail.mail"].with_context(recruitment_mail_lane=lane).process_email_queue()
+        self.env.invalidate_all()
+
+    def test_each_lane_is_a_cron_of_its_own(self):
+        main = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        self.set_lanes(3)
+        crons = self.env["mail.mail"]._lane_crons()
+        self.assertEqual(len(crons), 3)
+        self.assertEqual(crons[0], main)
+        self.assertEqual(set(crons.mapped("interval_number")), {main.interval_number})
+        self.assertIn("recruitment_mail_lane=3", crons[2].code)
+        self.set_lanes(1)
+        self.assertEqual(self.env["mail.mail"]._lane_crons(), main)
+        self.assertFalse(self.env.ref("recruitment_mail.ir_cron_mail_lane_2", raise_if_not_found=False))
+
+    def test_more_lanes_than_offered_is_refused(self):
+        with self.assertRaises(ValidationError):
+            self.env["res.config.settings"].create({"recruitment_mail_sending_lanes": 9})
+
+    def test_lanes_share_the_queue_and_send_each_email_once(self):
+        self.set_lanes(2)
+        mails = self.env["mail.mail"]
+        for n in range(6):
+            mails |= self.queue_mail(subject=f"Lane {n}", email_to=f"candidate{n}@example.com")
+        self.lane_run(1)
+        first = set(self.delivered_to())
+        self.assertEqual(len(first), 3, "lane 1 sends its half")
+        self.lane_run(2)
+        second = set(self.delivered_to())
+        self.assertEqual(len(second), 3, "lane 2 sends the other half")
+        self.assertFalse(first & second)
+        self.assertEqual(set(mails.mapped("outbox_status")), {"sent"})
+        self.lane_run(1)
+        self.lane_run(2)
+        self.assertFalse(self.emails, "nothing is sent twice")
+
+    def test_new_email_wakes_every_lane(self):
+        self.set_lanes(2)
+        Trigger = self.env["ir.cron.trigger"]
+        before = Trigger.search([])
+        self.queue_mail()
+        woken = (Trigger.search([]) - before).mapped("cron_id")
+        self.assertEqual(woken, self.env["mail.mail"]._lane_crons())
+
+    def test_lanes_share_a_server_sending_limit(self):
+        self.mail_server.max_per_minute = 5
+        self.set_lanes(2)
+        for n in range(10):
+            self.queue_mail(email_to=f"limit{n}@example.com")
+        now = fields.Datetime.now()
+        with freeze_time(now):
+            self.lane_run(1)
+            sent_by_first = len(self.delivered_to())
+            self.lane_run(2)
+            sent_by_second = len(self.delivered_to())
+        self.assertEqual(sent_by_first + sent_by_second, 5, "the limit holds for both lanes together")
