@@ -14,7 +14,7 @@ from flufl.bounce import all_failures
 
 from odoo import Command, api, fields, models, modules, tools
 from odoo.exceptions import UserError
-from odoo.tools import sql
+from odoo.tools import SQL, sql
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
@@ -321,9 +321,12 @@ class MailMail(models.Model):
                 continue
             if exists:
                 _logger.info("Index %s changed: building it again", name)
-                cr.execute(f'DROP INDEX "{name}"')
-            cr.execute(f'CREATE INDEX "{name}" ON "{self._table}" {definition}')
-            cr.execute(f'COMMENT ON INDEX "{name}" IS %s', (definition,))
+                cr.execute(SQL("DROP INDEX %s", SQL.identifier(name)))
+            # the definitions are constants of this class, not user input
+            cr.execute(
+                SQL("CREATE INDEX %s ON %s %s", SQL.identifier(name), SQL.identifier(self._table), SQL(definition))
+            )
+            cr.execute(SQL("COMMENT ON INDEX %s IS %s", SQL.identifier(name), definition))
         return res
 
     @api.model
