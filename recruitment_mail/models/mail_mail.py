@@ -909,12 +909,12 @@ class MailMail(models.Model):
         pending = self.ids
         while pending:
             outgoing, pending = self.browse(pending)._build_outgoing(**build_args)
-            for mail_id, built in outgoing.items():
+            order = list(outgoing)
+            for position, (mail_id, built) in enumerate(outgoing.items()):
                 if not self.browse(mail_id)._deliver(built, **send_args):
                     # The SMTP session is gone: the rest of the batch stays
                     # queued for the next run.
-                    rest = [other for other in outgoing if other > mail_id] + pending
-                    self.browse(rest)._trigger_queue()
+                    self.browse(order[position + 1 :] + pending)._trigger_queue()
                     return True
         return True
 
@@ -1087,7 +1087,7 @@ class MailMail(models.Model):
                         message, mail_server_id=built.mail_server_id, smtp_session=smtp_session
                     )
                     if partner:
-                        success_pids.append(partner)
+                        success_pids.append(self.env["res.partner"].browse(partner.id))
                 except AssertionError as error:
                     if str(error) != IrMailServer.NO_VALID_RECIPIENT:
                         raise
