@@ -8,11 +8,10 @@ fresh copy of that setup's template database:
 1. generate N emails in SQL (lists_data.py), then VACUUM ANALYZE, as
    autovacuum would have done on a database in use;
 2. measure (lists_worker.py measure): stock as the administrator (the only
-   user stock lets open mail.mail), ours as a recruitment officer and as the
-   administrator;
-3. ours only: create the candidate indexes and measure again, then once more
-   with ours' company record rule switched off (a what-if, rolled back) to
-   show what the join to mail_message that this rule adds costs.
+   user stock lets open mail.mail), ours as shipped (its own indexes, record
+   rules and queries) as a recruitment officer and as the administrator;
+3. ours only: record the add-on's own indexes (mail_mail_rm_*) with their
+   size at this N.
 
 Writes BENCH_OUT/lists-<N>.json; EXPLAIN plans go to BENCH_OUT/explain/.
 """
@@ -24,7 +23,7 @@ import os
 from benchlib import createdb_from, dropdb, env_setting, keep_dbs, log, psql, run_worker, save_json, template_db
 
 
-def measure(db, side, user, label, *extra):
+def measure(db, side, user):
     result = run_worker(
         "lists_worker.py",
         "measure",
@@ -34,14 +33,27 @@ def measure(db, side, user, label, *extra):
         side,
         "--user",
         user,
-        "--label",
-        label,
-        *extra,
-        log_name=f"measure-{db}-{user}-{label}",
+        log_name=f"measure-{db}-{user}",
     )
     summary = ", ".join(f"{key} {r['median_ms']:.1f}" for key, r in result["results"].items())
-    log(f"  {side} {user} {label}: {summary} (ms)")
+    log(f"  {side} {user}: {summary} (ms)")
     return result
+
+
+def shipped_indexes(db):
+    """{name: {"definition", "bytes"}} of the add-on's indexes on mail_mail."""
+    rows = psql(
+        db,
+        r"""SELECT indexname, pg_relation_size(format('%I', indexname)::regclass), indexdef
+              FROM pg_indexes
+             WHERE tablename = 'mail_mail' AND indexname LIKE 'mail\_mail\_rm\_%'
+          ORDER BY indexname""",
+    )
+    indexes = {}
+    for line in rows.splitlines():
+        name, size, definition = line.split("|", 2)
+        indexes[name] = {"definition": definition, "bytes": int(size)}
+    return indexes
 
 
 def bench_size(size: int) -> dict:
@@ -54,18 +66,10 @@ def bench_size(size: int) -> dict:
             data = run_worker("lists_worker.py", "generate", "--db", db, "--size", str(size), log_name=f"generate-{db}")
             psql(db, "VACUUM ANALYZE")
             log(f"  generated in {data['seconds']:.0f} s: {data['kinds']}")
-            runs = []
             users = ("admin",) if side == "stock" else ("officer", "admin")
-            for user in users:
-                runs.append(measure(db, side, user, "baseline"))
+            runs = [measure(db, side, user) for user in users]
             if side == "ours":
-                indexes = run_worker("lists_worker.py", "indexes", "--db", db, log_name=f"indexes-{db}")
-                psql(db, "VACUUM ANALYZE mail_mail")
-                out["indexes"] = indexes
-                for user in users:
-                    runs.append(measure(db, side, user, "indexed"))
-                for user in users:
-                    runs.append(measure(db, side, user, "indexed_no_company_rule", "--without-company-rule"))
+                out["indexes"] = shipped_indexes(db)
             out["sides"][side] = {
                 "data": data,
                 "runs": runs,

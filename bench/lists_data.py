@@ -14,6 +14,9 @@ Shape of the data (deterministic: hashes of the row number, no random()):
 * 20 authors: the administrator and 19 recruitment officers (setup_worker.py);
 * created over the last two years, oldest first, one recipient each (a
   contact in recipient_ids; ours also has it in contact_ids);
+* the message's company (record_company_id) is the author's company, as
+  message_post stores it for a record without a company of its own; ours
+  keeps a copy of it in mail_mail.company_id, which its company rule tests;
 * 90% sent (date_sent a few seconds after creation), 5% waiting, 5% failed.
   Of the waiting mail, the 100 newest are queued (due now) and the others are
   scheduled within the next 30 days: the queue the cron sees is "nearly empty"
@@ -61,7 +64,7 @@ def generate(cr, size: int) -> dict:
         """
         CREATE TEMP TABLE bench_author AS
         SELECT row_number() OVER (ORDER BY u.login = 'admin' DESC, u.login) - 1 AS n,
-               u.id AS user_id, u.partner_id,
+               u.id AS user_id, u.partner_id, u.company_id,
                format('"%%s" <%%s>', p.name, p.email) AS email_from
           FROM res_users u JOIN res_partner p ON p.id = u.partner_id
          WHERE u.login = 'admin' OR u.login LIKE %(officers)s""",
@@ -117,7 +120,7 @@ def generate(cr, size: int) -> dict:
         """
         CREATE TEMP TABLE bench_row AS
         SELECT p.i, %(mail_base)s + p.i AS mail_id, %(message_base)s + p.i AS message_id,
-               p.kind, p.created, a.user_id, a.partner_id AS author_id, a.email_from,
+               p.kind, p.created, a.user_id, a.partner_id AS author_id, a.email_from, a.company_id,
                %(partner_base)s + 1 + p.contact_n AS contact_id,
                format('Contact %%s', lpad(p.contact_n::text, 5, '0')) AS contact_name,
                CASE p.kind WHEN 'scheduled'
@@ -137,11 +140,11 @@ def generate(cr, size: int) -> dict:
     cr.execute(
         """
         INSERT INTO mail_message (id, subject, date, body, message_type, author_id, email_from,
-                                  message_id, reply_to, email_add_signature,
+                                  message_id, reply_to, email_add_signature, record_company_id,
                                   create_uid, write_uid, create_date, write_date)
         SELECT message_id, 'Interview invitation ' || i, date_trunc('second', created), '',
                'email_outgoing', author_id, email_from, format('<bench-%%s@%%s>', i, %(domain)s::text),
-               email_from, true, user_id, user_id, created, COALESCE(attempted, created)
+               email_from, true, company_id, user_id, user_id, created, COALESCE(attempted, created)
           FROM bench_row""",
         {"domain": "agency.example.com"},
     )
@@ -172,6 +175,7 @@ def generate(cr, size: int) -> dict:
         "last_attempt_date": "attempted",
         "date_sent": "CASE kind WHEN 'sent' THEN attempted END",
         "smtp_server_id": f"CASE WHEN attempted IS NOT NULL THEN {int(server_id)} END",
+        "company_id": "company_id",  # a copy of the message's record_company_id
     }
     present = columns(cr, "mail_mail")
     names = [name for name in values if name in present]

@@ -4,17 +4,11 @@
         Fill the database with N emails (lists_data.py) and, in ours, check a
         sample of the generated rows against the add-on's own compute methods.
 
-    lists_worker.py measure --db DB --side stock|ours --user officer|admin --label L
-                            [--without-company-rule]
+    lists_worker.py measure --db DB --side stock|ours --user officer|admin
         Time what the web client asks the server for when a user opens each
         list, and what the queue cron does when there is (almost) nothing to
         send; capture EXPLAIN (ANALYZE, BUFFERS) of every statement on the
-        mail tables. Everything runs in one transaction that is rolled back,
-        including the what-if that switches ours' company record rule off.
-
-    lists_worker.py indexes --db DB
-        Create the candidate indexes (candidate_indexes()), replacing the
-        add-on's own index of the same name where it differs, and ANALYZE.
+        mail tables. Everything runs in one transaction that is rolled back.
 
 Timing: time.perf_counter() around the ORM call, in-process, as the user the
 list is opened by; the record cache is emptied before each call
@@ -24,8 +18,8 @@ of BENCH_REPEAT (default 10) calls. JSON-RPC and rendering are not included:
 they cost the same in both setups.
 
 The calls are built from the add-on's own actions and views (domain, filter
-"My mail", list columns, default order), so the benchmark follows the add-on
-when those change.
+"My mail", list columns, default order) and the cron's own methods, so the
+benchmark follows the add-on when those change.
 """
 
 from __future__ import annotations
@@ -42,49 +36,6 @@ LIST_LIMIT = 80  # the web client's page size for a list view
 X2MANY_LIMIT = 40  # ... and for a list inside a form (the Email tab)
 COUNT_LIMIT = 10001  # the web client's count_limit for list views
 CRON_BATCH = 1000  # the batch size the queue cron passes (mail's ir_cron_data.xml)
-
-
-# Indexes tried on top of ours. Where the add-on already creates an index for
-# the same purpose (its init()), the candidate has the same name and replaces
-# it; an identical one is left alone. The partial indexes hold only the rows a
-# list shows; INCLUDE carries the columns the record rules test, so that
-# counting a list's rows can be an index-only scan instead of a visit to every
-# heap page those rows are on.
-def candidate_indexes(cr):
-    outbox = "WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
-    sent = "WHERE outbox_status = 'sent'"
-    return {
-        "mail_mail_rm_outbox_user_idx": "ON mail_mail (mail_user_id, id DESC) INCLUDE (is_system_mail, mail_message_id) "
-        + outbox,
-        "mail_mail_rm_outbox_idx": "ON mail_mail (id DESC) INCLUDE (mail_user_id, is_system_mail, mail_message_id) "
-        + outbox,
-        "mail_mail_rm_sent_user_idx": "ON mail_mail (mail_user_id, date_sent DESC, id DESC) INCLUDE (is_system_mail, mail_message_id) "
-        + sent,
-        "mail_mail_rm_sent_idx": "ON mail_mail (date_sent DESC, id DESC) INCLUDE (mail_user_id, is_system_mail, mail_message_id) "
-        + sent,
-        "mail_mail_rm_rules_idx": "ON mail_mail (id) INCLUDE (mail_user_id, is_system_mail, mail_message_id)",
-        "mail_message_rm_company_idx": "ON mail_message (id) INCLUDE (record_company_id)",
-        "mail_mail_rm_due_idx": f"ON mail_mail (({due_expression(cr)}), id) WHERE state = 'outgoing'",
-        "mail_mail_rm_scheduled_idx": "ON mail_mail (scheduled_date) WHERE outbox_status = 'scheduled'",
-        "mail_mail_rm_server_attempt_idx": "ON mail_mail (smtp_server_id, last_attempt_date) WHERE smtp_server_id IS NOT NULL",
-    }
-
-
-def index_definition(cr, name):
-    cr.execute("SELECT pg_get_indexdef(to_regclass(%s))", (name,))
-    return cr.fetchone()[0]
-
-
-def due_expression(cr):
-    """The moment a queued mail becomes due, as the add-on's _pick_due_ids
-    orders by it (next_attempt_date exists once the add-on retries)."""
-    cr.execute("""SELECT 1 FROM information_schema.columns
-                   WHERE table_name = 'mail_mail' AND column_name = 'next_attempt_date'""")
-    return (
-        "COALESCE(next_attempt_date, scheduled_date, create_date)"
-        if cr.fetchone()
-        else "COALESCE(scheduled_date, create_date)"
-    )
 
 
 # --- building the web client's calls ---------------------------------------------------
@@ -213,7 +164,7 @@ def scenarios_stock(env, uid, hot_contact):
     ]
 
 
-def cron_scenarios(env, side, proposals=False):
+def cron_scenarios(env, side):
     """What process_email_queue does before it sends anything, as the cron's
     user (superuser): with no due email beyond one batch, that is all it does."""
     Mail = env["mail.mail"]
@@ -248,30 +199,6 @@ def cron_scenarios(env, side, proposals=False):
         server.write({"max_per_minute": 1000, "max_per_hour": 10000})  # rolled back with the rest
         server.flush_recordset()
         scenarios.append(("cron_capacity", "Queue cron: sending-limit check, per batch", server._sending_capacity))
-    if proposals:
-        # The add-on's own queries with one more condition, implied by the
-        # others (a due mail's due moment is in the past), that lets
-        # PostgreSQL read mail_mail_due_idx from its start to "now" only.
-        from odoo import fields
-
-        due = due_expression(env.cr)
-        where = f"{Mail._DUE_WHERE} AND {due} <= %(now)s"
-
-        def pick():
-            env.cr.execute(
-                f"SELECT id FROM mail_mail WHERE {where} ORDER BY {due}, id LIMIT %(limit)s",
-                {"now": fields.Datetime.now(), "limit": CRON_BATCH},
-            )
-            return env.cr.fetchall()
-
-        def count():
-            env.cr.execute(f"SELECT count(*) FROM mail_mail WHERE {where}", {"now": fields.Datetime.now()})
-            return env.cr.fetchone()
-
-        scenarios += [
-            ("cron_pick_bounded", "Queue cron: pick due mail, bounded query (proposal)", pick),
-            ("cron_count_bounded", "Queue cron: count due mail, bounded query (proposal)", count),
-        ]
     return scenarios
 
 
@@ -375,7 +302,7 @@ def check_against_computes(env, info):
     Mail = env["mail.mail"]
     names = [
         name
-        for name in ("outbox_status", "mail_user_id", "is_system_mail", "recipients_display")
+        for name in ("outbox_status", "mail_user_id", "is_system_mail", "recipients_display", "company_id")
         if name in Mail._fields
     ]
     stored = {mail["id"]: mail for mail in Mail.browse(ids).read(names + ["contact_ids"], load=None)}
@@ -403,39 +330,6 @@ def check_against_computes(env, info):
     return len(ids)
 
 
-def cmd_indexes(args):
-    """Create each candidate index, or replace the add-on's index of that name
-    when it differs; report what was done, with the index's size."""
-    with odoo_env(args.db, args.odoo_log) as env:
-        cr = env.cr
-        done = {}
-        for name, definition in candidate_indexes(cr).items():
-            start = time.perf_counter()
-            cr.execute(f"CREATE INDEX bench_candidate {definition}")
-            seconds = time.perf_counter() - start
-            candidate = index_definition(cr, "bench_candidate").replace("bench_candidate", name)
-            existing = index_definition(cr, name)
-            if existing == candidate:
-                cr.execute("DROP INDEX bench_candidate")
-                status = "already in the add-on"
-            else:
-                if existing:
-                    cr.execute(f'DROP INDEX "{name}"')
-                cr.execute(f'ALTER INDEX bench_candidate RENAME TO "{name}"')
-                status = f"replaces the add-on's {existing}" if existing else "new"
-            cr.execute("SELECT pg_relation_size(%s::regclass)", (name,))
-            done[name] = {
-                "statement": f"CREATE INDEX {name} {definition}",
-                "status": status,
-                "bytes": cr.fetchone()[0],
-                "build_seconds": seconds,
-            }
-        cr.execute("ANALYZE mail_mail")
-        cr.execute("ANALYZE mail_message")
-        cr.commit()
-        emit(done)
-
-
 def cmd_measure(args):
     repeat = int(os.environ.get("BENCH_REPEAT", "10"))
     with odoo_env(args.db, args.odoo_log) as env:
@@ -445,14 +339,10 @@ def cmd_measure(args):
             uid = env.ref("base.user_admin").id
         else:
             uid = env["res.users"].search([("login", "=", "bench_recruiter_01")]).id
-        if args.without_company_rule:
-            # What-if: the company check no longer needs mail_message (rolled back below)
-            env.ref("recruitment_mail.rule_mail_company").active = False
-            env.flush_all()
         scenarios = (scenarios_stock if args.side == "stock" else scenarios_ours)(env, uid, hot_contact)
-        if args.user == "admin" and not args.without_company_rule:
-            # the cron runs as its own user: measured once per database state
-            scenarios += cron_scenarios(env, args.side, proposals=args.label != "baseline")
+        if args.user == "admin":
+            # the cron runs as its own user: measured once per database
+            scenarios += cron_scenarios(env, args.side)
         results = {}
         explain_dir = out_dir() / "explain"
         explain_dir.mkdir(exist_ok=True)
@@ -477,7 +367,7 @@ def cmd_measure(args):
                 for text, params, _delay in recorder.queries
                 if touches_mail_tables(text) and text.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH"))
             ]
-            with open(explain_dir / f"{args.db}-{args.user}-{args.label}-{key}.txt", "w") as fh:
+            with open(explain_dir / f"{args.db}-{args.user}-{key}.txt", "w") as fh:
                 for plan in plans:
                     fh.write(f"{plan['statement']};\n\n{plan['text']}\n\n")
             for plan in plans:
@@ -496,7 +386,6 @@ def cmd_measure(args):
                 "side": args.side,
                 "user": args.user,
                 "uid": uid,
-                "label": args.label,
                 "repeat": repeat,
                 "results": results,
             }
@@ -511,18 +400,11 @@ def main():
     measure = sub.add_parser("measure")
     measure.add_argument("--side", choices=("stock", "ours"), required=True)
     measure.add_argument("--user", choices=("officer", "admin"), required=True)
-    measure.add_argument("--label", default="baseline")
-    measure.add_argument(
-        "--without-company-rule",
-        action="store_true",
-        help="what-if: measure with ours' company record rule switched off",
-    )
-    indexes = sub.add_parser("indexes")
-    for p in (generate, measure, indexes):
+    for p in (generate, measure):
         p.add_argument("--db", required=True)
         p.add_argument("--odoo-log", required=True)
     args = parser.parse_args()
-    {"generate": cmd_generate, "measure": cmd_measure, "indexes": cmd_indexes}[args.command](args)
+    {"generate": cmd_generate, "measure": cmd_measure}[args.command](args)
 
 
 if __name__ == "__main__":

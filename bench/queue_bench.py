@@ -118,8 +118,9 @@ class SinkProcess:
             return sum(1 for _ in fh)
 
 
-def drain_once(side: str, run: str, count: int, senders: int | None = None,
-               keep_queries: bool = False) -> tuple[dict, Path]:
+def drain_once(
+    side: str, run: str, count: int, senders: int | None = None, keep_queries: bool = False
+) -> tuple[dict, Path]:
     """Queue ``count`` emails in a fresh database of ``side`` and send them all."""
     senders = senders or int(os.environ.get("BENCH_QUEUE_SENDERS", "20"))
     tag = f"{side}-{run}"

@@ -6,7 +6,7 @@
 #   1. queue throughput: emails/s from the queue cron to a real SMTP server,
 #      SQL statements and commits per email, peak RSS (bench/queue_bench.py);
 #   2. lists at N = 100,000 and 1,000,000 emails: Outbox, Sent items, Email tab,
-#      the cron's look for due mail, with EXPLAIN and candidate indexes
+#      the cron's look for due mail, with EXPLAIN and the add-on's index sizes
 #      (bench/lists_bench.py).
 #
 # Settings (environment or `make bench VAR=value`):

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class RecruitmentMailAboutMixin(models.AbstractModel):
@@ -18,12 +19,32 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
         """Domain of the emails shown for this record."""
         raise NotImplementedError
 
-    def _contact_mail_count_query(self):
-        """The query that counts the emails of _contact_mail_domain as the
-        current user (access rights and record rules applied): by default
-        the domain's, but a model may put it in a form PostgreSQL counts
-        faster (see res.partner)."""
+    def _contact_mail_query(self):
+        """The current user's search (access rights and record rules
+        applied) for the emails of _contact_mail_domain, unordered and
+        unlimited. By default the domain's; a model may build it in a form
+        PostgreSQL reads faster (_mail_query_by_ids)."""
         return self.env["mail.mail"]._search(self._contact_mail_domain())
+
+    def _mail_query_by_ids(self, *id_selects, to_flush=()):
+        """The current user's search for the emails whose ids the SQL
+        ``id_selects`` return (SELECT statements of one column, on indexes
+        ideally). PostgreSQL runs them once, into an array, and then looks
+        each email up by id (mail_mail_rm_rules_idx carries what the record
+        rules test, so without reading mail_mail itself); a domain on a
+        many2many or an OR of conditions leaves the planner free to join or
+        to filter the whole table instead. ``to_flush``: the fields they read."""
+        Mail = self.env["mail.mail"]
+        query = Mail._search([])
+        query.add_where(
+            SQL(
+                "%s = ANY(ARRAY(%s))%s",
+                SQL.identifier(query.table, "id"),
+                SQL(" UNION ALL ").join(id_selects),
+                SQL().join(SQL(to_flush=Mail._fields[name]) for name in to_flush),
+            )
+        )
+        return query
 
     # Shown in the tab; the smart button opens them all.
     _contact_mail_tab_limit = 80
@@ -31,15 +52,19 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
     @api.depends_context("uid")
     def _compute_contact_mail_ids(self):
         Mail = self.env["mail.mail"]
+        limit = self._contact_mail_tab_limit
         for record in self:
             if not record.id:
                 record.contact_mail_ids = Mail
                 record.contact_mail_count = 0
                 continue
-            record.contact_mail_ids = Mail.search(
-                record._contact_mail_domain(), limit=self._contact_mail_tab_limit, order="id desc"
-            )
-            record.contact_mail_count = len(record._contact_mail_count_query())
+            newest = record._contact_mail_query()
+            newest.order = SQL("%s DESC", SQL.identifier(newest.table, "id"))
+            newest.limit = limit
+            ids = newest.get_result_ids()
+            record.contact_mail_ids = Mail.browse(ids)
+            # fewer than a tabful: they are all there is
+            record.contact_mail_count = len(ids) if len(ids) < limit else len(record._contact_mail_query())
 
     def action_open_contact_mail(self):
         self.ensure_one()

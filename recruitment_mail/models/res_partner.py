@@ -15,26 +15,15 @@ class ResPartner(models.Model):
         # a company's tab also lists email sent to its contacts
         return [("contact_ids", "child_of", self.id)]
 
-    def _contact_mail_count_query(self):
-        # The emails of _contact_mail_domain (this contact and its children,
-        # as the user may see them), put so that PostgreSQL reads only the
-        # contacts' rows of mail_mail_contact_rel, from its (partner_id,
-        # mail_id) index, into one array, then looks each email up by id in
-        # mail_mail_rm_rules_idx (index-only: it carries what the record
-        # rules test). Counting through the domain's EXISTS, the planner
-        # joins instead, and for a contact with 10,000 emails read the whole
-        # of mail_mail at 100,000 emails (seq scan, hash join) and the
-        # relation's heap from parallel workers at 1,000,000: twice as slow.
-        # The tab's list keeps the domain: that join stops at the 80th email.
-        Mail = self.env["mail.mail"]
+    def _contact_mail_query(self):
+        # The same emails (this contact and its children, as the user may see
+        # them), found from the contacts' rows of mail_mail_contact_rel, read
+        # from its (partner_id, mail_id) index. Through the domain's EXISTS
+        # the planner joins instead: for a contact with 10,000 emails it read
+        # the whole of mail_mail at 100,000 emails (seq scan and hash join),
+        # and the relation's heap from parallel workers at 1,000,000.
         contacts = self.env["res.partner"]._search([("id", "child_of", self.id)])
-        query = Mail._search([])
-        query.add_where(
-            SQL(
-                "%s = ANY(ARRAY(SELECT mail_id FROM mail_mail_contact_rel WHERE partner_id IN %s))",
-                SQL.identifier(query.table, "id"),
-                contacts.subselect(),
-                to_flush=Mail._fields["contact_ids"],
-            )
+        return self._mail_query_by_ids(
+            SQL("SELECT mail_id FROM mail_mail_contact_rel WHERE partner_id IN %s", contacts.subselect()),
+            to_flush=["contact_ids"],
         )
-        return query

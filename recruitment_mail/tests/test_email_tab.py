@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+from unittest.mock import patch
+
 from odoo.tests import Form, tagged
 
 from .common import OutboxCase
@@ -75,31 +77,42 @@ class TestEmailTab(OutboxCase):
         mail = self.queue_mail(user=self.officer, email_to="priya.shah@northwind.example.com")
         self.assertIn(mail, self.client.with_user(self.officer).contact_mail_ids)
 
-    def test_company_tab_and_its_button_list_the_same_email(self):
-        """The tab reads the emails its own way (res.partner._contact_mail_query);
-        it must find what the smart button's domain finds, for every user."""
+    def test_tab_and_its_button_list_the_same_email(self):
+        """The tab reads the emails its own way (_contact_mail_query); it
+        must find what the smart button's domain finds, for every user."""
         second = self.env["res.partner"].create(
             {"name": "Omar Haddad", "email": "omar@northwind.example.com", "parent_id": self.client.id}
         )
         gone = self.env["res.partner"].create(
             {"name": "Gus Gone", "email": "gus@northwind.example.com", "parent_id": self.client.id}
         )
+        omar = self.env["hr.candidate"].create({"partner_id": second.id, "partner_name": "Omar Haddad"})
         both = self.queue_mail(
             user=self.officer, email_to="priya.shah@northwind.example.com, omar@northwind.example.com"
         )
         self.queue_mail(user=self.colleague, email_to="omar@northwind.example.com")
         self.queue_mail(user=self.recruiter, email_to="gus@northwind.example.com")
         self.queue_mail(user=self.recruiter, email_to="northwind@example.com", recipient_ids=[(6, 0, self.client.ids)])
+        self.queue_mail(user=self.recruiter, email_to="omar.private@example.com", candidate_id=omar.id)
         self.queue_mail(user=self.recruiter, email_to="someone@example.com")
         gone.active = False
         self.assertEqual(both.contact_ids, self.client_contact | second)
-        for user in (self.officer, self.recruiter, self.colleague):
+        everyone = (self.officer, self.recruiter, self.colleague)
+        for record, users, officer_sees in ((self.client, everyone, 3), (omar, [self.officer], 3)):
+            for user in users:  # only recruitment officers may open a candidate
+                self.env.invalidate_all()
+                mine = record.with_user(user)
+                expected = self.env["mail.mail"].with_user(user).search(mine.action_open_contact_mail()["domain"])
+                self.assertEqual(mine.contact_mail_ids, expected, f"{record.display_name}, {user.name}")
+                self.assertEqual(mine.contact_mail_count, len(expected), f"{record.display_name}, {user.name}")
+            self.assertEqual(record.with_user(self.officer).contact_mail_count, officer_sees, record.display_name)
+            # more than a tabful: the tab shows the newest, the count is counted
             self.env.invalidate_all()
-            client = self.client.with_user(user)
-            expected = self.env["mail.mail"].with_user(user).search(client.action_open_contact_mail()["domain"])
-            self.assertEqual(client.contact_mail_ids, expected, user.name)
-            self.assertEqual(client.contact_mail_count, len(expected), user.name)
-        self.assertEqual(self.client.with_user(self.officer).contact_mail_count, 3, "each email once, none to Gus")
+            with patch.object(type(record), "_contact_mail_tab_limit", 2):
+                mine = record.with_user(self.officer)
+                self.assertEqual(mine.contact_mail_ids.ids, sorted(mine.contact_mail_ids.ids, reverse=True))
+                self.assertEqual(len(mine.contact_mail_ids), 2)
+                self.assertEqual(mine.contact_mail_count, officer_sees)
 
     def test_tab_shows_only_what_the_user_may_see(self):
         mail = self.queue_mail(user=self.colleague, email_to="anna.k@example.com")
