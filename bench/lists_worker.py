@@ -128,7 +128,7 @@ def scenarios_ours(env, uid, hot_contact):
                     "order": tab_order,
                     "context": {"list_view_ref": "recruitment_mail.view_mail_contact_list"},
                 },
-                "contact_mail_count": {},
+                "contact_mail_count_label": {},
             }
         )
 

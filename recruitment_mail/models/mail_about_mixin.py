@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, formatLang
 
 
 class RecruitmentMailAboutMixin(models.AbstractModel):
@@ -13,7 +13,12 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
     _description = "Record with an Email tab"
 
     contact_mail_ids = fields.Many2many("mail.mail", string="Emails", compute="_compute_contact_mail_ids")
-    contact_mail_count = fields.Integer("Email count", compute="_compute_contact_mail_ids")
+    contact_mail_count = fields.Integer(
+        "Email count",
+        compute="_compute_contact_mail_ids",
+        help="How many emails, counted up to _contact_mail_count_limit.",
+    )
+    contact_mail_count_label = fields.Char("Emails counted", compute="_compute_contact_mail_ids")
 
     def _contact_mail_domain(self):
         """Domain of the emails shown for this record."""
@@ -48,6 +53,11 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
 
     # Shown in the tab; the smart button opens them all.
     _contact_mail_tab_limit = 80
+    # The smart button counts up to this many and then says "1,000+", as
+    # Odoo's list pager does past its count limit: counting a contact's ten
+    # thousand emails one by one through the record rules costs more than
+    # the rest of the form.
+    _contact_mail_count_limit = 1000
 
     @api.depends_context("uid")
     def _compute_contact_mail_ids(self):
@@ -57,6 +67,7 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
             if not record.id:
                 record.contact_mail_ids = Mail
                 record.contact_mail_count = 0
+                record.contact_mail_count_label = "0"
                 continue
             newest = record._contact_mail_query()
             newest.order = SQL("%s DESC", SQL.identifier(newest.table, "id"))
@@ -64,7 +75,15 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
             ids = newest.get_result_ids()
             record.contact_mail_ids = Mail.browse(ids)
             # fewer than a tabful: they are all there is
-            record.contact_mail_count = len(ids) if len(ids) < limit else len(record._contact_mail_query())
+            count = len(ids)
+            if count >= limit:
+                counted = record._contact_mail_query()
+                counted.limit = self._contact_mail_count_limit + 1
+                count = len(counted)
+            more = count > self._contact_mail_count_limit
+            record.contact_mail_count = min(count, self._contact_mail_count_limit)
+            label = formatLang(self.env, record.contact_mail_count, digits=0)
+            record.contact_mail_count_label = f"{label}+" if more else label
 
     def action_open_contact_mail(self):
         self.ensure_one()

@@ -127,7 +127,7 @@ class TestEmailTab(OutboxCase):
         form = Form(self.anna.with_user(self.officer))
         self.assertEqual(len(form.contact_mail_ids), 1)
         self.assertEqual(form.contact_mail_ids[0].subject, "Shortlisted")
-        self.assertEqual(form.contact_mail_count, 1)
+        self.assertEqual(form.contact_mail_count_label, "1", "the Emails button")
         action = self.anna.with_user(self.officer).action_open_contact_mail()
         self.assertEqual(self.env["mail.mail"].with_user(self.officer).search(action["domain"]).subject, "Shortlisted")
 
@@ -167,3 +167,23 @@ class TestEmailTab(OutboxCase):
         other_job = self.env["hr.job"].create({"name": "Night Care Nurse"})
         mail = self.queue_mail(user=self.officer, model="hr.job", res_id=self.job.id, job_id=other_job.id)
         self.assertEqual(mail.job_id, other_job)
+
+
+@tagged("post_install", "-at_install")
+class TestEmailCount(OutboxCase):
+    def test_the_button_counts_up_to_its_limit_then_says_more(self):
+        contact = self.env["res.partner"].create({"name": "Busy Client", "email": "busy@client.example.com"})
+        for n in range(5):
+            self.queue_mail(email_to="busy@client.example.com", subject=f"Shortlist {n}")
+        self.env.invalidate_all()
+        self.assertEqual((contact.contact_mail_count, contact.contact_mail_count_label), (5, "5"))
+        with (
+            patch.object(type(contact), "_contact_mail_tab_limit", 2),
+            patch.object(type(contact), "_contact_mail_count_limit", 3),
+        ):
+            self.env.invalidate_all()
+            self.assertEqual(len(contact.contact_mail_ids), 2, "the tab shows the newest")
+            self.assertEqual((contact.contact_mail_count, contact.contact_mail_count_label), (3, "3+"))
+        with patch.object(type(contact), "_contact_mail_count_limit", 5):
+            self.env.invalidate_all()
+            self.assertEqual(contact.contact_mail_count_label, "5", "exactly the limit is not more")
