@@ -118,6 +118,26 @@ def run_worker(script: str, *args: str, log_name: str) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def run_workers_side_by_side(script: str, arg_lists: list[list[str]], log_names: list[str]) -> list[dict]:
+    """Like run_worker, for several workers started at once (as several cron
+    workers run side by side); returns their JSON results in order."""
+    procs = []
+    for args, log_name in zip(arg_lists, log_names, strict=True):
+        stderr = open(out_dir() / f"{log_name}.stderr", "w")  # noqa: SIM115  # closed below
+        cmd = [python(), str(BENCH_DIR / script), *args, "--odoo-log", str(out_dir() / f"{log_name}.log")]
+        procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True), stderr, log_name))
+    results = []
+    for proc, stderr, log_name in procs:
+        stdout, _ = proc.communicate()
+        stderr.close()
+        if proc.returncode != 0:
+            tail = (out_dir() / f"{log_name}.stderr").read_text().splitlines()[-25:]
+            raise RuntimeError(f"{script} ({log_name}) failed (exit {proc.returncode}):\n" + "\n".join(tail))
+        lines = [line for line in stdout.splitlines() if line.strip()]
+        results.append(json.loads(lines[-1]) if lines else {})
+    return results
+
+
 # --- Odoo (workers) -----------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ from benchlib import (
     out_dir,
     python,
     run_worker,
+    run_workers_side_by_side,
     save_json,
     template_db,
 )
@@ -162,6 +163,65 @@ def drain_once(
     return result, mailbox
 
 
+def drain_lanes(count: int, lanes: int) -> dict:
+    """Ours with ``lanes`` sending lanes (Settings > Parallel sending): queue
+    ``count`` emails, then run every lane's cron in its own process, side by
+    side, as that many cron workers would."""
+    tag = f"ours-lanes{lanes}"
+    db = f"{env_setting('BENCH_PREFIX')}q_ours_lanes"
+    mailbox = out_dir() / f"mailbox-{tag}"
+    createdb_from(template_db("ours"), db)
+    try:
+        with SinkProcess(mailbox) as sink:
+            run_worker(
+                "queue_worker.py",
+                "queue",
+                "--db",
+                db,
+                "--count",
+                str(count),
+                "--port",
+                str(sink.port),
+                "--batch",
+                os.environ.get("BENCH_QUEUE_BATCH", "1000"),
+                "--senders",
+                os.environ.get("BENCH_QUEUE_SENDERS", "20"),
+                "--lanes",
+                str(lanes),
+                log_name=f"queue-{tag}",
+            )
+            runs = run_workers_side_by_side(
+                "queue_worker.py",
+                [["drain", "--db", db, "--lane", str(lane)] for lane in range(1, lanes + 1)],
+                [f"drain-{tag}-lane{lane}" for lane in range(1, lanes + 1)],
+            )
+            sent = sum(run["sent"] for run in runs)
+            deadline = time.monotonic() + 10
+            while sink.received() < sent and time.monotonic() < deadline:
+                time.sleep(0.1)
+            received = sink.received()
+        if received != sent or sent != count:
+            raise RuntimeError(
+                f"{lanes} lanes: queued {count}, Odoo reports {sent} sent, the SMTP server received {received}"
+            )
+    finally:
+        if not keep_dbs():
+            dropdb(db)
+        shutil.rmtree(mailbox, ignore_errors=True)
+    wall = max(run["ended_at"] for run in runs) - min(run["started_at"] for run in runs)
+    return {
+        "lanes": lanes,
+        "mails": count,
+        "sent": sent,
+        "seconds": wall,
+        "emails_per_s": sent / wall,
+        "queries_per_email": sum(run["queries"] for run in runs) / sent,
+        "commits_per_email": sum(run["commits"] for run in runs) / sent,
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "per_lane": [{"sent": run["sent"], "seconds": run["seconds"]} for run in runs],
+    }
+
+
 def smtp_ceiling(source: Path, limit: int) -> float:
     """Messages/s of a plain smtplib client replaying Odoo's messages to a fresh sink."""
     files = sorted(source.glob("*.eml"))[:limit]
@@ -248,8 +308,17 @@ def main():
             log(f"  {side}: {result['emails_per_s']:.1f} emails/s")
             one_sender[side] = result
 
+    # Ours with parallel sending: as many lanes as this machine has cores.
+    lanes = int(os.environ.get("BENCH_QUEUE_LANES", str(os.cpu_count() or 2)))
+    lanes_result = None
+    if lanes > 1:
+        log(f"queue, ours with {lanes} sending lanes side by side: {count} emails")
+        lanes_result = drain_lanes(count, lanes)
+        log(f"  ours, {lanes} lanes: {lanes_result['emails_per_s']:.1f} emails/s")
+
     summary = {
         "mails": count,
+        "lanes": lanes_result,
         "one_sender": {"mails": one_sender_mails, "sides": one_sender},
         "runs": runs,
         "batch": int(os.environ.get("BENCH_QUEUE_BATCH", "1000")),

@@ -8,13 +8,15 @@
         sets mail.mail.queue.batch.size to B (how many emails one run of the
         queue cron sends), the same in both setups.
 
-    queue_worker.py drain --db DB [--keep-queries]
+    queue_worker.py drain --db DB [--keep-queries] [--lane K]
         Run the queue cron (mail.ir_cron_mail_scheduler_action, through
         ir.cron.method_direct_trigger, i.e. the cron's own server action with
         its progress record, as its user) until no due email is left, with
         real commits. Reports emails/s, SQL statements and commits per email
         and the process's RSS. --keep-queries also returns every statement,
-        grouped by shape, for the per-email breakdown.
+        grouped by shape, for the per-email breakdown. --lane K runs the cron
+        of sending lane K instead (recruitment_mail's Parallel sending; one
+        drain process per lane, side by side, as cron workers would).
 
 The queue and the drain run in separate processes so the drain's peak RSS is
 not inflated by creating the records.
@@ -55,6 +57,10 @@ def cmd_queue(args):
         server = env["ir.mail_server"].search([("name", "=", MAIL_SERVER_NAME)])
         server.write({"smtp_host": "127.0.0.1", "smtp_port": args.port})
         env["ir.config_parameter"].set_param("mail.mail.queue.batch.size", str(args.batch))
+        if args.lanes > 1:
+            # Settings > Parallel sending (recruitment_mail only)
+            env["ir.config_parameter"].set_param("recruitment_mail.sending_lanes", str(args.lanes))
+            env["mail.mail"]._sync_sending_lanes()
         people = authors(env)[: args.senders]
         start = time.perf_counter()
         for first in range(0, args.count, BATCH):
@@ -77,7 +83,11 @@ def cmd_queue(args):
         emit({"queued": args.count, "seconds": time.perf_counter() - start})
 
 
-def due_count(env):
+def due_count(env, lane=None):
+    if lane:  # the emails of this sending lane (recruitment_mail), as its cron counts them
+        mails = env["mail.mail"].with_context(recruitment_mail_lane=lane)
+        env.cr.execute(f"SELECT count(*) FROM mail_mail WHERE {mails._DUE_WHERE}", mails._due_params())
+        return env.cr.fetchone()[0]
     env.cr.execute("""SELECT count(*) FROM mail_mail WHERE state = 'outgoing'
                       AND (scheduled_date IS NULL OR scheduled_date <= now() at time zone 'utc')""")
     return env.cr.fetchone()[0]
@@ -85,25 +95,34 @@ def due_count(env):
 
 def cmd_drain(args):
     with odoo_env(args.db, args.odoo_log) as env:
-        cron = env.ref("mail.ir_cron_mail_scheduler_action")
-        env.cr.execute("SELECT id FROM mail_mail WHERE state = 'outgoing'")
+        lane = args.lane
+        cron = env.ref(
+            "mail.ir_cron_mail_scheduler_action" if lane in (None, 1) else f"recruitment_mail.ir_cron_mail_lane_{lane}"
+        )
+        if lane:
+            mails = env["mail.mail"].with_context(recruitment_mail_lane=lane)
+            env.cr.execute(f"SELECT id FROM mail_mail WHERE {mails._DUE_WHERE}", mails._due_params())
+        else:
+            env.cr.execute("SELECT id FROM mail_mail WHERE state = 'outgoing'")
         queued_ids = [row[0] for row in env.cr.fetchall()]
-        queued = due_count(env)
+        queued = due_count(env, lane)
         env.cr.commit()
         rss_before = rss_now_mb()
         cron_runs = 0
         with QueryRecorder(keep=args.keep_queries) as queries, CommitCounter() as commits:
             start = time.perf_counter()
+            started_at = time.time()
             left = queued
             while left:  # one cron run per batch, until nothing is due or a run sends nothing
                 cron.method_direct_trigger()
                 env.cr.commit()
                 cron_runs += 1
                 with queries.paused():
-                    left, before = due_count(env), left
+                    left, before = due_count(env, lane), left
                 if left >= before:
                     break
             elapsed = time.perf_counter() - start
+            ended_at = time.time()
         peak = peak_rss_mb()
         env.cr.execute("SELECT state, count(*) FROM mail_mail WHERE id = ANY(%s) GROUP BY state", (queued_ids,))
         states = dict(env.cr.fetchall())
@@ -119,6 +138,8 @@ def cmd_drain(args):
             "deleted_after_send": queued - kept,
             "cron_runs": cron_runs,
             "seconds": elapsed,
+            "started_at": started_at,
+            "ended_at": ended_at,
             "emails_per_s": sent / elapsed if elapsed else None,
             "queries": queries.count,
             "queries_per_email": queries.count / sent if sent else None,
@@ -152,8 +173,10 @@ def main():
     queue.add_argument(
         "--auto-delete", action="store_true", help="queue mail with auto_delete set (stock deletes it once sent)"
     )
+    queue.add_argument("--lanes", type=int, default=1, help="recruitment_mail's sending lanes (Settings)")
     drain = sub.add_parser("drain")
     drain.add_argument("--keep-queries", action="store_true")
+    drain.add_argument("--lane", type=int, help="run this sending lane's cron (recruitment_mail)")
     for p in (queue, drain):
         p.add_argument("--db", required=True)
         p.add_argument("--odoo-log", required=True)

@@ -17,6 +17,8 @@
 #   BENCH_QUEUE_RUNS      queue runs per setup (median)      (3)
 #   BENCH_QUEUE_BATCH     mail.mail.queue.batch.size         (1000, the stock cron's batch)
 #   BENCH_QUEUE_SENDERS   authors (sender addresses) of the queued mail (20)
+#   BENCH_QUEUE_ONE_SENDER_MAILS emails of the one-sender run (2000; 0 skips it)
+#   BENCH_QUEUE_LANES     ours' sending lanes in the parallel run (the number of CPUs; 1 skips it)
 #   BENCH_BREAKDOWN_MAILS emails drained with every query logged (100)
 #   BENCH_REPEAT          timed calls per list (median)      (10)
 #   KEEP                  1: keep the rm_bench_* databases afterwards
