@@ -70,6 +70,7 @@ class OutgoingMail:
     error: Exception | None = None  # building it failed: reported as stock does
     emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
     size: int = 0
+    unread: bool = False  # not waiting when it was read: nothing built
     values: dict = dataclasses.field(default_factory=dict)  # KEPT_FIELDS as read
 
 
@@ -953,7 +954,8 @@ class MailMail(models.Model):
             )
             outgoing[mail.id] = built
             if mail.state != "outgoing":
-                continue  # _claim decides, on what the database says then
+                built.unread = True  # _claim decides, on what the database says then
+                continue
             built.problem = mail._recipient_problem()
             if built.problem:
                 continue
@@ -1030,7 +1032,7 @@ class MailMail(models.Model):
         claim = self._claim(auto_commit, built.read_at)
         if not claim:
             return True
-        if claim == CLAIM_CHANGED:
+        if claim == CLAIM_CHANGED or built.unread:
             # written since it was built (edited, resent, rescheduled): build it again
             self.invalidate_recordset()
             self.mail_message_id.invalidate_recordset()
