@@ -119,6 +119,26 @@ class SinkProcess:
             return sum(1 for _ in fh)
 
 
+def queue_mails(db: str, sink: SinkProcess, count: int, senders: int, tag: str, lanes: int = 1) -> None:
+    """Queue ``count`` emails in ``db`` (queue_worker.py queue), sent to ``sink``."""
+    run_worker(
+        "queue_worker.py",
+        "queue",
+        "--db",
+        db,
+        "--count",
+        str(count),
+        "--port",
+        str(sink.port),
+        "--batch",
+        os.environ.get("BENCH_QUEUE_BATCH", "1000"),
+        "--senders",
+        str(senders),
+        *(["--lanes", str(lanes)] if lanes > 1 else []),
+        log_name=f"queue-{tag}",
+    )
+
+
 def drain_once(
     side: str, run: str, count: int, senders: int | None = None, keep_queries: bool = False
 ) -> tuple[dict, Path]:
@@ -130,21 +150,7 @@ def drain_once(
     createdb_from(template_db(side), db)
     try:
         with SinkProcess(mailbox) as sink:
-            run_worker(
-                "queue_worker.py",
-                "queue",
-                "--db",
-                db,
-                "--count",
-                str(count),
-                "--port",
-                str(sink.port),
-                "--batch",
-                os.environ.get("BENCH_QUEUE_BATCH", "1000"),
-                "--senders",
-                str(senders),
-                log_name=f"queue-{tag}",
-            )
+            queue_mails(db, sink, count, senders, tag)
             args = ["drain", "--db", db] + (["--keep-queries"] if keep_queries else [])
             result = run_worker("queue_worker.py", *args, log_name=f"drain-{tag}")
             # the sink may still be writing the last message when the worker exits
@@ -173,23 +179,7 @@ def drain_lanes(count: int, lanes: int) -> dict:
     createdb_from(template_db("ours"), db)
     try:
         with SinkProcess(mailbox) as sink:
-            run_worker(
-                "queue_worker.py",
-                "queue",
-                "--db",
-                db,
-                "--count",
-                str(count),
-                "--port",
-                str(sink.port),
-                "--batch",
-                os.environ.get("BENCH_QUEUE_BATCH", "1000"),
-                "--senders",
-                os.environ.get("BENCH_QUEUE_SENDERS", "20"),
-                "--lanes",
-                str(lanes),
-                log_name=f"queue-{tag}",
-            )
+            queue_mails(db, sink, count, int(os.environ.get("BENCH_QUEUE_SENDERS", "20")), tag, lanes=lanes)
             runs = run_workers_side_by_side(
                 "queue_worker.py",
                 [["drain", "--db", db, "--lane", str(lane)] for lane in range(1, lanes + 1)],
