@@ -68,12 +68,17 @@ def test_install_links_existing_email_and_uninstall_leaves_stock_mail_working(st
     assert mail["job_id"][0] == job
     assert mail["contact_ids"] == [anna]
     assert mail["outbox_status"] == "failed"
+    # Settings > Parallel sending: a second lane is a cron of the add-on's
+    settings = rpc.execute_kw("res.config.settings", "create", [{"recruitment_mail_sending_lanes": 2}])
+    rpc.execute_kw("res.config.settings", "execute", [[settings]])
+    assert len(rpc.search("ir.cron", [("code", "like", "recruitment_mail_lane=")])) == 1
 
     rpc.execute_kw("ir.module.module", "button_immediate_uninstall", [module])
     rpc.login()
     assert module_state(rpc) == "uninstalled"
     cron = rpc.read("ir.cron", [rpc.ref("mail.ir_cron_mail_scheduler_action")], ["interval_number", "interval_type"])[0]
     assert (cron["interval_number"], cron["interval_type"]) == (1, "hours")
+    assert rpc.search("ir.cron", [("code", "like", "recruitment_mail_lane=")]) == [], "lanes go with the add-on"
 
     # stock Odoo still sends mail
     mail_id = rpc.create(
