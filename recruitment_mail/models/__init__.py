@@ -1,6 +1,7 @@
 from . import ir_mail_server
 from . import mail_about_mixin
 from . import mail_mail
+from . import mail_notification
 from . import mail_thread
 from . import res_config_settings
 from . import res_partner

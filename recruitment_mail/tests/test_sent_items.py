@@ -51,6 +51,29 @@ class TestSentItems(OutboxCase):
         self.assertEqual(sent.recipient_ids, candidate_partner)
         self.assertEqual(sent.record_name, "Warehouse Team Leader")
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
+        # the chatter's envelope on the message: delivered
+        notification = sent.mail_message_id.notification_ids
+        self.assertEqual(notification.mapped("notification_status"), ["sent"])
+
+    def test_chatter_email_refused_by_the_server_shows_on_the_message(self):
+        gone = self.env["res.partner"].create({"name": "Gone", "email": "gone@example.com"})
+        job = self.env["hr.job"].create({"name": "Forklift Driver"})
+        with self.smtp(refuse={"gone@example.com": (550, b"5.1.1 User unknown")}):
+            message = job.with_user(self.officer).message_post(
+                body="<p>New vacancy for you</p>",
+                subject="Vacancy",
+                partner_ids=gone.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            self.env["mail.mail"].process_email_queue()
+        self.env.invalidate_all()
+        # the chatter's envelope turns red with the server's reason, as in stock
+        notification = message.notification_ids
+        self.assertEqual(notification.notification_status, "exception")
+        self.assertIn("550 5.1.1 User unknown", notification.failure_reason)
+        failed = self.outbox(self.officer, "my_mail")
+        self.assertEqual(failed.outbox_status, "failed")
 
     def test_sent_items_default_to_mine_and_widen_to_everyone(self):
         mine = self.queue_mail(user=self.officer, subject="Mine")
