@@ -71,6 +71,7 @@ class OutgoingMail:
     emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
     size: int = 0
     unread: bool = False  # not waiting when it was read: nothing built
+    delivered: bool = False  # the SMTP server accepted at least one of its messages
     values: dict = dataclasses.field(default_factory=dict)  # KEPT_FIELDS as read
 
 
@@ -912,7 +913,22 @@ class MailMail(models.Model):
             outgoing, pending = self.browse(pending)._build_outgoing(**build_args)
             order = list(outgoing)
             for position, (mail_id, built) in enumerate(outgoing.items()):
-                if not self.browse(mail_id)._deliver(built, **send_args):
+                try:
+                    session_alive = self.browse(mail_id)._deliver(built, **send_args)
+                except (MemoryError, smtplib.SMTPServerDisconnected):
+                    raise
+                except Exception as exc:
+                    # Recording the outcome failed (a bug, a constraint, a
+                    # conflict): in the cron, this email gets what is known of
+                    # it and the batch goes on; elsewhere, as in stock, raise.
+                    if auto_commit is not True or raise_exception:
+                        raise
+                    _logger.exception("Email %s: recording the outcome of sending it failed", mail_id)
+                    self.env.cr.rollback()
+                    self.browse(mail_id)._record_lost_outcome(built, exc)
+                    self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+                    continue
+                if not session_alive:
                     # The SMTP session is gone: the rest of the batch stays
                     # queued for the next run.
                     self.browse(order[position + 1 :] + pending)._trigger_queue()
@@ -1070,6 +1086,34 @@ class MailMail(models.Model):
         self._commit_sent(auto_commit, post_send_callback)
         return True
 
+    def _record_lost_outcome(self, built, exc):
+        """What is known of an email whose outcome could not be recorded
+        (that transaction is rolled back): handed to the SMTP server, it is
+        Sent and never sent again; otherwise Failed, with what went wrong."""
+        if not self._claim(True):
+            return  # another worker has it, or it is no longer waiting
+        now = fields.Datetime.now()
+        vals = {
+            "attempt_count": self.attempt_count + 1,
+            "last_attempt_date": now,
+            "next_attempt_date": False,
+            "waiting_reason": False,
+        }
+        if built.delivered:
+            vals.update(state="sent", date_sent=now, failure_reason=False, failure_type=False, auto_delete=False)
+        else:
+            vals.update(
+                state="exception",
+                failure_type="unknown",
+                auto_delete=False,
+                failure_reason=self.env._(
+                    "Odoo could not record the outcome of sending this email (%(error)s). It was not "
+                    "sent: resend it, and tell your administrator if it fails again (see the server log).",
+                    error=tools.exception_to_unicode(exc),
+                ),
+            )
+        self.write(vals)
+
     def _deliver_messages(self, built, smtp_session, raise_exception):
         """The body of stock _send's loop, for one claimed mail whose
         messages are built."""
@@ -1088,6 +1132,7 @@ class MailMail(models.Model):
                     res = IrMailServer.with_context(**server_context).send_email(
                         message, mail_server_id=built.mail_server_id, smtp_session=smtp_session
                     )
+                    built.delivered = True
                     if partner:
                         success_pids.append(self.env["res.partner"].browse(partner.id))
                 except AssertionError as error:
