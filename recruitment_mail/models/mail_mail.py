@@ -70,7 +70,7 @@ class OutgoingMail:
     error: Exception | None = None  # building it failed: reported as stock does
     emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
     size: int = 0
-    unread: bool = False  # not waiting when it was read: nothing built
+    not_waiting: bool = False  # not waiting when it was read: nothing built
     delivered: bool = False  # the SMTP server accepted at least one of its messages
     values: dict = dataclasses.field(default_factory=dict)  # KEPT_FIELDS as read
 
@@ -970,7 +970,7 @@ class MailMail(models.Model):
             )
             outgoing[mail.id] = built
             if mail.state != "outgoing":
-                built.unread = True  # _claim decides, on what the database says then
+                built.not_waiting = True  # _claim decides, on what the database says then
                 continue
             built.problem = mail._recipient_problem()
             if built.problem:
@@ -982,7 +982,7 @@ class MailMail(models.Model):
             except Exception as exc:  # noqa: BLE001  # reported on the mail by _deliver, as stock does
                 built.error = exc
             size += built.size
-        # read but not built (the byte budget was reached) first, then the unread
+        # read but not built (the byte budget was reached) first, then the rest
         not_built = [mail_id for mail_id in ids if mail_id in read_at and mail_id not in outgoing]
         return outgoing, not_built + self.ids[len(ids) :]
 
@@ -1048,7 +1048,7 @@ class MailMail(models.Model):
         claim = self._claim(auto_commit, built.read_at)
         if not claim:
             return True
-        if claim == CLAIM_CHANGED or built.unread:
+        if claim == CLAIM_CHANGED or built.not_waiting:
             # written since it was built (edited, resent, rescheduled): build it again
             self.invalidate_recordset()
             self.mail_message_id.invalidate_recordset()
