@@ -33,19 +33,25 @@ class TestSentItems(OutboxCase):
         self.assertEqual(mail.attachment_ids.mapped("name"), ["cv.pdf"])
         self.assertIn("see you on Tuesday", mail.body_html)
 
-    def test_chatter_email_to_a_candidate_lands_in_sent_items(self):
-        candidate_partner = self.env["res.partner"].create({"name": "Anna", "email": "anna@example.com"})
-        job = self.env["hr.job"].create({"name": "Warehouse Team Leader"})
-        with self.smtp():
-            job.with_user(self.officer).message_post(
+    def post_vacancy_in_chatter(self, job_name, partner, **smtp_kwargs):
+        """An officer writes to ``partner`` from the vacancy's chatter; the
+        queue runs."""
+        job = self.env["hr.job"].create({"name": job_name})
+        with self.smtp(**smtp_kwargs):
+            message = job.with_user(self.officer).message_post(
                 body="<p>New vacancy for you</p>",
                 subject="Vacancy",
-                partner_ids=candidate_partner.ids,
+                partner_ids=partner.ids,
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
             )
             self.env["mail.mail"].process_email_queue()
         self.env.invalidate_all()
+        return message
+
+    def test_chatter_email_to_a_candidate_lands_in_sent_items(self):
+        candidate_partner = self.env["res.partner"].create({"name": "Anna", "email": "anna@example.com"})
+        self.post_vacancy_in_chatter("Warehouse Team Leader", candidate_partner)
         sent = self.sent_items(self.officer, "my_mail")
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent.recipient_ids, candidate_partner)
@@ -57,17 +63,9 @@ class TestSentItems(OutboxCase):
 
     def test_chatter_email_refused_by_the_server_shows_on_the_message(self):
         gone = self.env["res.partner"].create({"name": "Gone", "email": "gone@example.com"})
-        job = self.env["hr.job"].create({"name": "Forklift Driver"})
-        with self.smtp(refuse={"gone@example.com": (550, b"5.1.1 User unknown")}):
-            message = job.with_user(self.officer).message_post(
-                body="<p>New vacancy for you</p>",
-                subject="Vacancy",
-                partner_ids=gone.ids,
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-            )
-            self.env["mail.mail"].process_email_queue()
-        self.env.invalidate_all()
+        message = self.post_vacancy_in_chatter(
+            "Forklift Driver", gone, refuse={"gone@example.com": (550, b"5.1.1 User unknown")}
+        )
         # the chatter's envelope turns red with the server's reason, as in stock
         notification = message.notification_ids
         self.assertEqual(notification.notification_status, "exception")
