@@ -986,7 +986,7 @@ class MailMail(models.Model):
         not_built = [mail_id for mail_id in ids if mail_id in read_at and mail_id not in outgoing]
         return outgoing, not_built + self.ids[len(ids) :]
 
-    def _build_messages(self, built, alias_domain_id, mail_server, follower_status, defaults=None):
+    def _build_messages(self, built, alias_domain_id, mail_server, follower_status, defaults):
         """The RFC 2822 messages of this mail, as stock _send builds them."""
         self.ensure_one()
         emails_from = tools.mail.email_split_and_format_normalize(self.email_from)
@@ -1054,7 +1054,7 @@ class MailMail(models.Model):
             self.mail_message_id.invalidate_recordset()
             rebuilt, _left = self._build_outgoing(**(build_args or {}))
             built = rebuilt.get(self.id)
-            if built is None or self.state != "outgoing":
+            if built is None:  # deleted meanwhile
                 return True
         else:
             # Unchanged since it was read: what was read then is what the

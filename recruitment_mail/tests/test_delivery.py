@@ -263,7 +263,7 @@ class TestSendingChunks(OutboxCase):
                 self.env["mail.mail"].browse(mail_id)._deliver(built)
         self.assertEqual(self.delivered_to(), ["carl@example.com"])
 
-    def test_a_large_batch_is_read_in_chunks_and_sent_in_order(self):
+    def test_a_batch_larger_than_a_chunk_is_sent_whole_in_order_each_once(self):
         mails = self.env["mail.mail"]
         for n in range(7):
             mails |= self.queue_mail(subject=f"Batch {n}", email_to=f"candidate{n}@example.com")
