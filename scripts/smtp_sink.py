@@ -23,6 +23,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -83,6 +84,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.data_delay:
+            await asyncio.sleep(self.sink.data_delay)  # a slow server, or one far away
         if self.sink.fail_data:
             _logger.info("refused DATA from %s: %s", envelope.mail_from, self.sink.fail_data)
             return self.sink.fail_data
@@ -114,6 +117,7 @@ class SmtpSink:
         self.directory = Path(directory) if directory else None
         self.reject = set(reject)
         self.fail_data: str | None = None
+        self.data_delay = 0.0  # seconds before answering each message's DATA
         self.auth = auth
         self.received: list[Received] = []
         self._cond = threading.Condition()

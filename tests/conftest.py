@@ -347,6 +347,7 @@ def _reset_smtp_server():
         sink.clear()
         sink.reject.clear()
         sink.fail_data = None
+        sink.data_delay = 0.0
         sink.start()
     yield
 

@@ -1,4 +1,6 @@
+from . import ir_cron
 from . import ir_mail_server
+from . import ir_module_module
 from . import mail_about_mixin
 from . import mail_mail
 from . import mail_notification

@@ -14,7 +14,7 @@ from flufl.bounce import all_failures
 
 from odoo import Command, api, fields, models, modules, tools
 from odoo.exceptions import UserError
-from odoo.tools import SQL, sql
+from odoo.tools import SQL, config, sql
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
@@ -56,6 +56,14 @@ CLAIM_CHANGED = "changed"
 LANE_CRON_XMLID = "recruitment_mail.ir_cron_mail_lane_%s"
 MAX_SENDING_LANES = 8  # lanes beyond this many are not offered (Settings)
 PROGRESS_INTERVAL = 1.0  # seconds between two updates of the cron's progress
+# A queue run sends for at most this long (Settings: recruitment_mail.queue_run_seconds),
+# and at most half of Odoo's real-time limit for crons, then lets the cron run
+# again: the cron's row stays locked while it runs, and Odoo refuses to install
+# or upgrade a module while any cron row is locked.
+QUEUE_RUN_SECONDS = 60
+# Held (pg_advisory_xact_lock) by an administrator's module install/upgrade
+# while it waits for the crons to finish; a queue run that sees it stops.
+MODULE_OPERATION_LOCK = 0x524D4D4F  # "RMMO"
 
 
 @dataclasses.dataclass
@@ -770,6 +778,13 @@ class MailMail(models.Model):
         lane, lanes = self._sending_lanes()
         if lane > lanes:
             return True  # a lane Settings no longer has
+        self = self.with_context(recruitment_mail_deadline=self._queue_run_deadline())
+        if self._queue_run_must_stop():
+            # This run's time is up (Odoo calls an action again at once when it
+            # reported mail remaining) or a module operation waits: end the
+            # run, which unlocks the cron; the trigger set when it stopped
+            # starts the next one.
+            return True
         self._promote_due_scheduled()
         batch_size = int(self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size))
         send_ids = self._pick_due_ids(batch_size)
@@ -799,7 +814,45 @@ class MailMail(models.Model):
             _logger.exception("Failed processing mail queue")
             return None
         notify_progress()
+        if self._queue_run_must_stop():
+            _logger.info("Queue run ended in time after %s email(s); the queue cron runs again now", len(done))
+            self._trigger_queue_at(fields.Datetime.now())
         return result
+
+    @api.model
+    def _queue_run_deadline(self):
+        """When this queue run stops sending (a time.time() value): at most
+        QUEUE_RUN_SECONDS, and half of Odoo's real-time limit for crons,
+        after the cron's run (or the request) began."""
+        seconds = float(
+            self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.queue_run_seconds", QUEUE_RUN_SECONDS)
+        )
+        limit = config["limit_time_real_cron"] if config["limit_time_real_cron"] >= 0 else config["limit_time_real"]
+        if limit and limit > 0:
+            seconds = min(seconds, limit / 2)
+        thread = threading.current_thread()
+        # start_time: Odoo's own, from which it counts its limits (threaded
+        # server); cron_job_started: ir_cron._run_job's, for prefork workers.
+        started = [getattr(thread, name, None) for name in ("start_time", "cron_job_started")]
+        started = [moment for moment in started if moment]
+        return (min(started) if started else time.time()) + seconds
+
+    def _queue_run_must_stop(self):
+        """Whether the queue run must stop before the next email: its time is
+        up, or an administrator's module operation waits for it (checked
+        about once a second)."""
+        deadline = self.env.context.get("recruitment_mail_deadline")
+        if not deadline:
+            return False
+        now = time.time()
+        if now >= deadline:
+            return True
+        thread = threading.current_thread()
+        if now - getattr(thread, "recruitment_mail_yield_checked", 0.0) < PROGRESS_INTERVAL:
+            return False
+        thread.recruitment_mail_yield_checked = now
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", (MODULE_OPERATION_LOCK,))
+        return not self.env.cr.fetchone()[0]
 
     # The COALESCE bound is implied by the two conditions after it; it is
     # there so that mail_mail_rm_due_idx is scanned only up to "now" instead
@@ -862,6 +915,8 @@ class MailMail(models.Model):
         handed = {}
         lane, lanes = self._sending_lanes()
         for mail_server_id, alias_domain_id, smtp_from, batch_ids in super()._split_by_mail_configuration():
+            if self._queue_run_must_stop():
+                return  # the rest stays queued for the next run
             server = self.env["ir.mail_server"].sudo().browse(mail_server_id)
             capacity = server._sending_capacity(lane, lanes) if server else None
             if capacity is not None:
@@ -913,6 +968,8 @@ class MailMail(models.Model):
             outgoing, pending = self.browse(pending)._build_outgoing(**build_args)
             order = list(outgoing)
             for position, (mail_id, built) in enumerate(outgoing.items()):
+                if self._queue_run_must_stop():
+                    return True  # the rest stays queued for the next run
                 try:
                     session_alive = self.browse(mail_id)._deliver(built, **send_args)
                 except (MemoryError, smtplib.SMTPServerDisconnected):
