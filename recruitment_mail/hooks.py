@@ -3,7 +3,13 @@
 
 def post_init_hook(env):
     """Email sent before the install appears in the Outbox, Sent items and
-    Email tabs like new email does."""
+    Email tabs like new email does. Odoo's queue cron, the one sending path,
+    runs every minute instead of hourly and is woken as soon as mail becomes
+    due (mail.mail._trigger_queue). Set here, once: an update of the add-on
+    keeps the interval and active flag the administrator chose in Settings."""
+    cron = env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+    if cron:
+        cron.write({"interval_number": 1, "interval_type": "minutes", "active": True})
     env["mail.mail"]._backfill()
 
 
