@@ -1,13 +1,18 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 import smtplib
+import threading
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
+from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import config
+from odoo.tools.safe_eval import safe_eval
 
 from .common import OutboxCase
 
@@ -363,3 +368,107 @@ class TestSendingLanes(OutboxCase):
             self.lane_run(2)
             sent_by_second = len(self.delivered_to())
         self.assertEqual(sent_by_first + sent_by_second, 5, "the limit holds for both lanes together")
+
+
+@tagged("post_install", "-at_install")
+class TestQueueRunEndsInTime(OutboxCase):
+    """A queue run holds its cron's lock, and Odoo refuses to install or
+    upgrade a module while any cron is locked: a run stops sending after
+    recruitment_mail.queue_run_seconds (and half of Odoo's real-time limit
+    for crons) and lets the cron run again."""
+
+    def run_with_clock(self, clock, seconds_per_email):
+        """Run the cron with a clock that moves on as each email is sent."""
+        IrMailServer = type(self.env["ir.mail_server"])
+        original = IrMailServer.send_email
+
+        def timed_send(server, *args, **kwargs):
+            clock[0] += seconds_per_email
+            return original(server, *args, **kwargs)
+
+        fake_time = type("FakeTime", (), {"time": staticmethod(lambda: clock[0]), "monotonic": time.monotonic})
+        with (
+            patch("odoo.addons.recruitment_mail.models.mail_mail.time", fake_time),
+            patch.object(IrMailServer, "send_email", timed_send),
+        ):
+            self.run_cron()
+
+    def test_a_run_stops_at_its_time_and_the_cron_runs_again(self):
+        self.env["ir.config_parameter"].set_param("recruitment_mail.queue_run_seconds", "25")
+        mails = self.env["mail.mail"]
+        for n in range(5):
+            mails |= self.queue_mail(subject=f"Drain {n}", email_to=f"candidate{n}@example.com")
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+        thread = threading.current_thread()
+        clock = [1000.0]
+        thread.cron_job_started = clock[0]  # as ir.cron._run_job notes it
+        try:
+            self.run_with_clock(clock, seconds_per_email=10)
+            # 0, 10, 20 s: sent; at 30 s the run is over
+            self.assertEqual(self.delivered_to(), [f"candidate{n}@example.com" for n in range(3)])
+            self.assertEqual(mails.mapped("outbox_status"), ["sent"] * 3 + ["queued"] * 2)
+            self.assertEqual(mails[3:].mapped("attempt_count"), [0, 0], "waiting is not a failed attempt")
+            self.assertTrue(
+                self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]),
+                "the queue cron is triggered to go on with the rest",
+            )
+            # Odoo calls the action again within the same run: it ends at once
+            self.run_with_clock(clock, seconds_per_email=10)
+            self.assertEqual(self.delivered_to(), [])
+        finally:
+            thread.cron_job_started = None
+        # the next run sends the rest
+        self.run_with_clock([5000.0], seconds_per_email=10)
+        self.assertEqual(self.delivered_to(), ["candidate3@example.com", "candidate4@example.com"])
+        self.assertEqual(set(mails.mapped("outbox_status")), {"sent"})
+
+    def test_a_run_ends_within_half_of_the_cron_time_limit(self):
+        Mail = self.env["mail.mail"]
+        with patch("odoo.addons.recruitment_mail.models.mail_mail.time.time", return_value=1000.0):
+            with patch.dict(config.options, {"limit_time_real_cron": 40}):
+                self.assertEqual(Mail._queue_run_deadline(), 1020.0)
+            with patch.dict(config.options, {"limit_time_real_cron": -1, "limit_time_real": 300}):
+                self.assertEqual(Mail._queue_run_deadline(), 1060.0, "the add-on's 60 s")
+            with patch.dict(config.options, {"limit_time_real_cron": 0}):
+                self.assertEqual(Mail._queue_run_deadline(), 1060.0, "0: Odoo sets no limit")
+
+
+@tagged("post_install", "-at_install")
+class TestRetryWaitingForm(OutboxCase):
+    def visible_buttons(self, mail, user):
+        """The header buttons of the email's form that ``user`` sees."""
+        arch = mail.with_user(user).get_views([(self.env.ref("recruitment_mail.view_mail_outbox_form").id, "form")])
+        root = etree.fromstring(arch["views"]["form"]["arch"])
+        values = mail.with_user(user).read(["state", "outbox_status", "next_attempt_date", "failure_type"])[0]
+        return [
+            button.get("string")
+            for button in root.find("header").iter("button")
+            if not safe_eval(button.get("invisible") or "False", values)
+        ]
+
+    def test_an_email_refused_for_now_offers_send_now(self):
+        mail = self.queue_mail()
+        self.run_cron(refuse={"anna@example.com": (451, b"4.7.1 Try again later")})
+        self.assertTrue(mail.next_attempt_date)
+        admin = self.env.ref("base.user_admin")
+        # the server refused the recipient for now: not a matter of SMTP settings
+        self.assertEqual(self.visible_buttons(mail, admin), ["Send now", "Reschedule", "Delete"])
+
+    def test_an_email_waiting_for_its_retry_offers_send_now_and_smtp_settings(self):
+        mail = self.queue_mail()
+        self.run_cron(connect_error=ConnectionRefusedError(111, "Connection refused"))
+        self.assertEqual(mail.outbox_status, "queued")
+        self.assertTrue(mail.next_attempt_date)
+        admin = self.env.ref("base.user_admin")
+        self.assertEqual(self.visible_buttons(mail, admin), ["Check SMTP settings", "Send now", "Reschedule", "Delete"])
+        self.assertEqual(self.visible_buttons(mail, self.recruiter), ["Send now", "Reschedule", "Delete"])
+        mail.with_user(self.recruiter).action_send_now()
+        self.assertIn(mail.id, self.env["mail.mail"]._pick_due_ids(100), "due at once")
+        self.run_cron()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertEqual(self.delivered_to(), ["anna@example.com"])
+        self.assertEqual(self.visible_buttons(mail, admin), [])
+
+    def test_a_plain_queued_email_offers_no_send_now(self):
+        mail = self.queue_mail()
+        self.assertEqual(self.visible_buttons(mail, self.recruiter), ["Reschedule", "Delete"])
