@@ -8,6 +8,7 @@
 #                tests/ (real Odoo server + SMTP server), on throwaway databases.
 #   make bench   performance beside stock Odoo, see docs/benchmarks.md (BENCH_SIZES=100000: quick run).
 #   make lint    ruff, pylint-odoo and OCA's Odoo checks, offline (scripts/lint.sh: tools, LINT_PYTHON).
+#   make test-under-load  make test RUNS=3 times beside BURNERS=2 CPU-bound processes.
 #   make chaos   chaos test of the mail queue at full size (CHAOS_EMAILS=2000), see tests/chaos.sh.
 #
 # Variables (set them in the environment or on the command line, e.g.
@@ -67,6 +68,10 @@ bench:
 .PHONY: lint
 lint:
 	bash scripts/lint.sh
+
+.PHONY: test-under-load
+test-under-load:
+	bash scripts/test_under_load.sh
 
 .PHONY: chaos
 chaos:

@@ -39,6 +39,7 @@ _as_postgres() {
 # exists for the current OS user (Odoo and createdb connect over the Unix socket
 # with peer authentication), and wait until it accepts connections. Idempotent.
 ensure_postgres() {
+    ensure_base_packages
     # An already reachable server (possibly configured through PGHOST/PGPORT) is used as is.
     if ! pg_isready -q 2>/dev/null; then
         command -v pg_lsclusters >/dev/null 2>&1 \
@@ -75,6 +76,34 @@ ensure_postgres() {
         log "creating PostgreSQL superuser role '$CURRENT_USER'"
         _as_postgres createuser -s "$CURRENT_USER"
     fi
+}
+
+# Install the Debian packages whose command is missing: ensure_debian_packages
+# "pg_lsclusters:postgresql-common" "chromium:chromium" ... (command:package).
+# Nothing is installed, and apt is not asked, when every command is there.
+ensure_debian_packages() {
+    local need=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+    done
+    [ "${#need[@]}" -gt 0 ] || return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing: ${need[*]} (install them; this is not a Debian system)"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "missing: ${need[*]} (install them, or run as root)"
+        sudo="sudo"
+    fi
+    log "installing Debian packages: ${need[*]}"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+# What both commands need on the machine: PostgreSQL (server and cluster tools).
+ensure_base_packages() {
+    if [ -z "$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null)" ] && ! pg_isready -q 2>/dev/null; then
+        ensure_debian_packages "postgres-server-missing:postgresql"
+    fi
+    ensure_debian_packages "pg_lsclusters:postgresql-common" "psql:postgresql-client"
 }
 
 # psql as ourselves against the maintenance database; prints bare values.

@@ -15,6 +15,8 @@ PYTEST_ARGS="${PYTEST_ARGS:-}"   # extra pytest arguments for both runs, e.g. "-
 KEEP_DBS="${KEEP_DBS:-0}"        # 1: keep the databases for post-mortem debugging
 
 ensure_postgres
+# Chromium for the browser tours (Odoo's HttpCase finds it on PATH).
+command -v google-chrome >/dev/null 2>&1 || ensure_debian_packages "chromium:chromium"
 find_odoo
 ensure_python_deps "$REPO_ROOT/requirements-dev.txt" pytest pytest_odoo aiosmtpd email_validator flufl.bounce requests websocket
 ADDONS_PATH="$(addons_path)"
