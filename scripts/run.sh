@@ -74,7 +74,26 @@ else
     log "SMTP sink running (pid $sink_pid), log: var/log/smtp_sink.log"
 fi
 
-common=(-d "$DB" --addons-path="$ADDONS_PATH" --db-filter="^$DB\$")
+# Odoo's fallback SMTP settings (used when no outgoing mail server record
+# applies), in a config file of our own so that the password is on no command
+# line: mail sent while the database is created (the recruitment demo data's
+# activity notifications) goes to the configured server, never to whatever
+# listens on localhost:25.
+ODOO_CONF="$VAR_DIR/odoo-run.conf"
+(
+    umask 077
+    {
+        echo "[options]"
+        echo "smtp_server = $SMTP_HOST"
+        echo "smtp_port = $SMTP_PORT"
+        [ -z "$SMTP_USER" ] || echo "smtp_user = $SMTP_USER"
+        [ -z "$SMTP_PASSWORD" ] || echo "smtp_password = $SMTP_PASSWORD"
+        # Odoo's fallback speaks STARTTLS only; SSL-on-connect comes with the server record below
+        [ "$SMTP_ENCRYPTION" = "none" ] || echo "smtp_ssl = True"
+        [ -z "$SMTP_FROM_FILTER" ] || echo "from_filter = $SMTP_FROM_FILTER"
+    } >"$ODOO_CONF"
+)
+common=(-c "$ODOO_CONF" -d "$DB" --addons-path="$ADDONS_PATH" --db-filter="^$DB\$")
 # Install on first run (with demo data), upgrade afterwards (keeps the data).
 # Judged by the module's state, so a first install that failed half-way is retried.
 if [ "$(module_state "$DB" "$MODULE")" = "installed" ]; then
