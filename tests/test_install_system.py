@@ -161,9 +161,7 @@ def test_an_update_of_the_add_on_keeps_the_queue_settings(odoo_server_factory):
     assert rpc.read("ir.cron", [retention], ["interval_number"])[0]["interval_number"] == 2
 
 
-def test_an_upgrade_during_a_long_drain_waits_for_the_queue_instead_of_being_refused(
-    odoo_server_factory, smtp_server
-):
+def test_an_upgrade_during_a_long_drain_waits_for_the_queue_instead_of_being_refused(odoo_server_factory, smtp_server):
     """A queue run ends in time (half of the cron time limit here: 8 s) and
     the cron runs again; an administrator's upgrade meanwhile is not refused
     with "Odoo is currently processing a scheduled action": the queue yields
