@@ -786,13 +786,15 @@ class MailMail(models.Model):
             # starts the next one.
             return True
         self._promote_due_scheduled()
+        # 0: no limit, as in stock (search(limit=0))
         batch_size = int(self.env["ir.config_parameter"].sudo().get_param("mail.mail.queue.batch.size", batch_size))
+        batch_size = batch_size if batch_size > 0 else None
         send_ids = self._pick_due_ids(batch_size)
         if not send_ids:
             return True
         if lanes > 1:
             _logger.info("Sending lane %s of %s: %s email(s) due", lane, lanes, len(send_ids))
-        total = len(send_ids) if len(send_ids) < batch_size else self._count_due()
+        total = len(send_ids) if not batch_size or len(send_ids) < batch_size else self._count_due()
         done = set()
         reported = [0.0]
 

@@ -63,6 +63,13 @@ class TestRetries(OutboxCase):
         settings.execute()
         self.assertEqual((self.cron.interval_number, self.cron.interval_type), (5, "minutes"))
 
+    def test_queue_batch_size_zero_means_no_limit_as_in_stock(self):
+        mails = self.queue_mail(email_to="a@example.com") | self.queue_mail(email_to="b@example.com")
+        self.env["ir.config_parameter"].set_param("mail.mail.queue.batch.size", "0")
+        self.run_cron()
+        self.assertEqual(sorted(self.delivered_to()), ["a@example.com", "b@example.com"])
+        self.assertEqual(set(mails.mapped("outbox_status")), {"sent"})
+
     def test_retry_policy_is_a_setting(self):
         self.env["res.config.settings"].create(
             {"recruitment_mail_max_attempts": 3, "recruitment_mail_retry_delays": "2, 10"}
