@@ -80,6 +80,10 @@ class _Handler:
         if address.lower() in {a.lower() for a in self.sink.reject}:
             _logger.info("rejected recipient %s", address)
             return REJECT_REPLY
+        reply = self.sink.reject_replies.get(address.lower())
+        if reply:
+            _logger.info("refused recipient %s: %s", address, reply)
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -118,6 +122,7 @@ class SmtpSink:
         self.reject = set(reject)
         self.fail_data: str | None = None
         self.data_delay = 0.0  # seconds before answering each message's DATA
+        self.reject_replies: dict = {}  # address (lower case) -> reply to its RCPT, e.g. "451 4.7.1 Later"
         self.auth = auth
         self.received: list[Received] = []
         self._cond = threading.Condition()

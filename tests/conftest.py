@@ -348,6 +348,7 @@ def _reset_smtp_server():
         sink.reject.clear()
         sink.fail_data = None
         sink.data_delay = 0.0
+        sink.reject_replies.clear()
         sink.start()
     yield
 

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 import logging
 import smtplib
+import ssl
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
@@ -123,6 +124,11 @@ class IrMailServer(models.Model):
                 raise
             message = self._connection_failure_message(exc, mail_server_id, host, port, smtp_from)
             _logger.warning("Outbox: %s", message)
+            if connection is not None:
+                # a refused login (5xx) or a refused certificate will not mend by waiting
+                connection["permanent"] = isinstance(exc, ssl.SSLCertVerificationError) or (
+                    isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+                )
             raise UserError(message) from exc
 
     def _server_to_use(self, mail_server_id, host, smtp_from):

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 import dataclasses
+import email.message
 import logging
 import re
 import smtplib
@@ -18,7 +19,7 @@ from odoo.tools import SQL, config, sql
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from .ir_mail_server import describe_error
+from .ir_mail_server import describe_error, smtp_reply
 
 _logger = logging.getLogger(__name__)
 
@@ -26,13 +27,18 @@ OUTBOX_STATUSES = [
     ("queued", "Queued"),
     ("scheduled", "Scheduled"),
     ("failed", "Failed"),
+    ("partial", "Partly sent"),
     ("sent", "Sent"),
     ("cancel", "Cancelled"),
 ]
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_DELAYS = "1, 5, 15, 60, 240"
 OUTBOX_STATE_TO_STATUS = {"exception": "failed", "sent": "sent", "cancel": "cancel"}
-IN_OUTBOX = ("queued", "scheduled", "failed")
+IN_OUTBOX = ("queued", "scheduled", "failed", "partial")
+# What happened to one recipient address (mail.mail.recipient_fates)
+FATE_DELIVERED = "delivered"
+FATE_DEFERRED = "deferred"  # refused for now (4xx): tried again
+FATE_REFUSED = "refused"  # refused for good (5xx) or not an address: Resend tries again
 
 # Sending builds the messages of this many mails from one read of them all,
 # and holds at most about this many bytes of bodies and attachments at once.
@@ -51,6 +57,7 @@ KEPT_FIELDS = (
     "next_attempt_date",
     "mail_message_id",
 )
+NO_VALID_RECIPIENT = object()  # _hand_over: no address to send one message to
 CLAIM_SAME = "same"
 CLAIM_CHANGED = "changed"
 LANE_CRON_XMLID = "recruitment_mail.ir_cron_mail_lane_%s"
@@ -75,12 +82,33 @@ class OutgoingMail:
     is_notification: bool = False
     message_id: str = ""
     problem: tuple | None = None  # (failure type, message): cannot be addressed
+    unsendable: list = dataclasses.field(default_factory=list)  # [(address, reason)] Odoo cannot send to
     error: Exception | None = None  # building it failed: reported as stock does
     emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
     size: int = 0
     not_waiting: bool = False  # not waiting when it was read: nothing built
     delivered: bool = False  # the SMTP server accepted at least one of its messages
     values: dict = dataclasses.field(default_factory=dict)  # KEPT_FIELDS as read
+
+
+class RecordingSession:
+    """An SMTP session that keeps the server's answer to the recipients of
+    the message send_email hands it: smtplib returns the recipients refused
+    by a server that accepted others instead of raising."""
+
+    def __init__(self, session):
+        self._session = session
+        self.recipients = []
+        self.refused = {}
+
+    def send_message(self, msg, from_addr=None, to_addrs=None, *args, **kwargs):
+        self.recipients = list(to_addrs or [])
+        self.refused = {}
+        self.refused = self._session.send_message(msg, from_addr, to_addrs, *args, **kwargs) or {}
+        return self.refused
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
 
 
 # Mail that carries a login link or code: kept out of everyone's sight but
@@ -95,6 +123,7 @@ SYSTEM_MAIL_MARKERS = ("/web/reset_password", "/web/signup", "signup_token", "au
 _ADDRESS_TOKEN = re.compile(r'(?:"[^"]*"|<[^>]*>|[^,;"<\r\n]+)+')
 _ANGLE_ADDR = re.compile(r"<([^>]*)>\s*$")
 _LINE_BREAK = re.compile(r"[\r\n]")
+_QUOTED_NAME = re.compile(r'"[^"]*"')
 
 
 def raw_address_tokens(value):
@@ -120,7 +149,7 @@ def address_syntax_error(address):
     if valid.ascii_email is None:
         # Odoo hands SMTP only ASCII addresses (no SMTPUTF8); a domain is
         # converted (ascii_address), a local part cannot be.
-        return "It has non-ASCII characters before the @-sign, which Odoo cannot send to."
+        return "It has non-ASCII characters before the @-sign: only a mail server with SMTPUTF8 takes it."
     return None
 
 
@@ -134,6 +163,30 @@ def ascii_address(address):
         return validate_email(address, check_deliverability=False).ascii_email or address
     except EmailNotValidError:
         return address
+
+
+def normalize_address(address):
+    """The form an address is kept in (recipient_fates): as Odoo normalises it."""
+    return tools.email_normalize(address) or (address or "").strip().lower()
+
+
+def refused_recipients(exc):
+    """{address: (code, reply)} when ``exc`` (as send_email raises it) is the
+    server refusing every recipient of a message, else None."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        return cause.recipients
+    return None
+
+
+def delivery_error(exc):
+    """What stock _send raises, with raise_exception, for ``exc``."""
+    if isinstance(exc, (AssertionError, UnicodeEncodeError)):
+        value = f"Invalid text: {exc.object}" if isinstance(exc, UnicodeEncodeError) else ". ".join(exc.args)
+        error = MailDeliveryException(value)
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 def success_notification(message, next_action=None, sticky=False):
@@ -197,6 +250,14 @@ class MailMail(models.Model):
         help="Who the email is addressed to: the addresses typed in To and the recipient contacts.",
     )
     failure_summary = fields.Char("Failure message", compute="_compute_failure_summary")
+    recipient_fates = fields.Json(
+        "Recipients' fate",
+        readonly=True,
+        copy=False,
+        help="{address: [fate, server's reply]} for each recipient address the mail server "
+        "accepted (delivered) or refused; the others are still to be sent.",
+    )
+    recipients_report = fields.Text("Delivery per recipient", compute="_compute_recipients_report")
     company_id = fields.Many2one(
         "res.company",
         string="Email company",
@@ -300,15 +361,18 @@ class MailMail(models.Model):
     _USER_RULE_COLUMNS = "is_system_mail, company_id, mail_message_id"
     _INDEXES = {
         "mail_mail_rm_outbox_idx": (
-            f"(id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
+            f"(id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status IN ('queued', 'scheduled', 'failed', 'partial')"
         ),
         "mail_mail_rm_outbox_user_idx": (
             f"(mail_user_id, id DESC) INCLUDE ({_USER_RULE_COLUMNS}) "
-            "WHERE outbox_status IN ('queued', 'scheduled', 'failed')"
+            "WHERE outbox_status IN ('queued', 'scheduled', 'failed', 'partial')"
         ),
-        "mail_mail_rm_sent_idx": f"(date_sent DESC, id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status = 'sent'",
+        "mail_mail_rm_sent_idx": (
+            f"(date_sent DESC, id DESC) INCLUDE ({_RULE_COLUMNS}) WHERE outbox_status IN ('sent', 'partial')"
+        ),
         "mail_mail_rm_sent_user_idx": (
-            f"(mail_user_id, date_sent DESC, id DESC) INCLUDE ({_USER_RULE_COLUMNS}) WHERE outbox_status = 'sent'"
+            f"(mail_user_id, date_sent DESC, id DESC) INCLUDE ({_USER_RULE_COLUMNS}) "
+            "WHERE outbox_status IN ('sent', 'partial')"
         ),
         "mail_mail_rm_rules_idx": f"(id) INCLUDE ({_RULE_COLUMNS})",
         "mail_mail_rm_due_idx": (
@@ -362,7 +426,7 @@ class MailMail(models.Model):
             self.env.invalidate_all()
         _logger.info("Backfilled Outbox data of %s existing email(s)", len(all_ids))
 
-    @api.depends("state", "scheduled_date")
+    @api.depends("state", "scheduled_date", "recipient_fates")
     def _compute_outbox_status(self):
         # "Scheduled" depends on the clock: the queue cron turns due scheduled
         # mail into queued mail (_promote_due_scheduled) as it picks it up.
@@ -371,6 +435,8 @@ class MailMail(models.Model):
             if mail.state == "outgoing":
                 is_later = mail.scheduled_date and mail.scheduled_date > now
                 mail.outbox_status = "scheduled" if is_later else "queued"
+            elif mail.state == "sent" and mail._undelivered_fates():
+                mail.outbox_status = "partial"
             else:
                 mail.outbox_status = OUTBOX_STATE_TO_STATUS.get(mail.state, False)
 
@@ -381,6 +447,30 @@ class MailMail(models.Model):
                 partner.name or partner.email or "" for partner in mail.recipient_ids
             ]
             mail.recipients_display = ", ".join(name for name in names if name)
+
+    @api.depends("recipient_fates")
+    def _compute_recipients_report(self):
+        labels = {
+            FATE_DELIVERED: self.env._("delivered"),
+            FATE_DEFERRED: self.env._("refused for now, tried again"),
+            FATE_REFUSED: self.env._("refused"),
+        }
+        for mail in self:
+            mail.recipients_report = "\n".join(
+                f"{address}: {labels.get(fate, fate)}" + (f" ({reply})" if reply else "")
+                for address, (fate, reply) in sorted((mail.recipient_fates or {}).items())
+            )
+
+    def _undelivered_fates(self):
+        """{address: (fate, reply)} of the recipients the server refused."""
+        return {
+            address: tuple(fate) for address, fate in (self.recipient_fates or {}).items() if fate[0] != FATE_DELIVERED
+        }
+
+    def _addresses_done(self):
+        """Addresses not to send this mail to again: delivered, or refused for
+        good (Resend clears those)."""
+        return {address for address, fate in (self.recipient_fates or {}).items() if fate[0] != FATE_DEFERRED}
 
     @api.depends("failure_reason")
     def _compute_failure_summary(self):
@@ -571,18 +661,23 @@ class MailMail(models.Model):
     # ------------------------------------------------------------------
 
     def action_resend(self):
-        """Put failed mail back in the queue and have the cron send it now."""
-        not_failed = self.filtered(lambda m: m.state != "exception")
+        """Put failed (or partly sent) mail back in the queue and have the
+        cron send it now, to the recipients who did not get it: those the
+        server accepted get nothing again."""
+        not_failed = self.filtered(lambda m: m.outbox_status not in ("failed", "partial"))
         if not_failed:
             raise UserError(
                 self.env._(
-                    "Only failed emails can be resent. These are not failed: %(emails)s",
+                    "Only failed or partly sent emails can be resent. These are not: %(emails)s",
                     emails=", ".join(
                         f"{mail.subject or self.env._('(no subject)')} ({mail._outbox_status_label()})"
                         for mail in not_failed[:10]
                     ),
                 )
             )
+        for mail in self.filtered("recipient_fates"):
+            delivered = {address: fate for address, fate in mail.recipient_fates.items() if fate[0] == FATE_DELIVERED}
+            mail.write({"recipient_fates": delivered or False})
         self.write(
             {
                 "state": "outgoing",
@@ -598,7 +693,23 @@ class MailMail(models.Model):
         )
 
     def action_delete(self):
-        """Remove mail from the Outbox for good; sent mail is not the Outbox's."""
+        """Remove mail from the Outbox for good; sent mail is not the Outbox's.
+        A partly sent email leaves the Outbox and stays in Sent items: its
+        refused recipients are forgotten, not the email."""
+        partial = self.filtered(lambda m: m.outbox_status == "partial")
+        if partial:
+            partial.check_access("write")
+            for mail in partial:
+                delivered = {a: fate for a, fate in mail.recipient_fates.items() if fate[0] == FATE_DELIVERED}
+                mail.sudo().write({"recipient_fates": delivered, "failure_type": False})
+            _logger.info("Outbox: %s partly sent email(s) dismissed by user %s", len(partial), self.env.uid)
+            if partial == self:
+                return success_notification(
+                    self.env._(
+                        "%(count)s partly sent email(s) left the Outbox; they stay in Sent items.", count=len(self)
+                    )
+                )
+            self = self - partial  # noqa: PLW0642
         sent = self.filtered(lambda m: m.state == "sent")
         if sent:
             raise UserError(
@@ -693,7 +804,10 @@ class MailMail(models.Model):
         mails = self.search([("message_id", "in", msg_ids), ("state", "=", "sent")])
         if not mails:
             return mails
-        temporary, permanent = all_failures(email_message)
+        # stock's bounce handling is also called with no message at all
+        # (mass_mailing's tests and helpers pass False) or one without a report
+        is_message = isinstance(email_message, email.message.Message)
+        temporary, permanent = all_failures(email_message) if is_message else (set(), set())
         bounced = sorted(
             address.decode("utf-8", "replace") if isinstance(address, bytes) else address for address in permanent
         )
@@ -702,12 +816,19 @@ class MailMail(models.Model):
         if not bounced:
             _logger.info("Delivery report for %s: temporary delay only, email %s stays sent", msg_ids, mails.ids)
             return self.browse()
+        detail = self._bounce_detail(email_message) if is_message else ""
         reason = self.env._(
             "Bounced: the recipient's mail server returned this email as undeliverable to %(addresses)s.%(detail)s",
             addresses=", ".join(bounced),
-            detail=(" " + self._bounce_detail(email_message)) if self._bounce_detail(email_message) else "",
+            detail=f" {detail}" if detail else "",
         )
         mails.write({"state": "exception", "failure_type": "mail_bounce", "failure_reason": reason})
+        for mail in mails.filtered("recipient_fates"):
+            # a bounced address did not get it after all: Resend tries it again
+            fates = dict(mail.recipient_fates)
+            for address in bounced:
+                fates[normalize_address(address)] = [FATE_REFUSED, reason]
+            mail.recipient_fates = fates
         _logger.info("Email(s) %s bounced (%s): back in the Outbox as Failed", mails.ids, ", ".join(bounced))
         return mails
 
@@ -1034,6 +1155,7 @@ class MailMail(models.Model):
             built.problem = mail._recipient_problem()
             if built.problem:
                 continue
+            built.unsendable = mail._unsendable_addresses()
             try:
                 mail._build_messages(built, alias_domain_id, mail_server, follower_status, defaults)
             except (MemoryError, psycopg2.Error):
@@ -1053,9 +1175,15 @@ class MailMail(models.Model):
         email_list = self._prepare_outgoing_list(
             mail_server=mail_server or self.mail_server_id, recipients_follower_status=follower_status
         )
+        done = self._addresses_done()
         for email in email_list:
+            validated = email.pop("email_to_normalized", [])
+            if done and validated:
+                validated = [address for address in validated if address not in done]
+                if not validated:
+                    continue  # every address of this message has had it
             server_context = {
-                "send_validated_to": email.pop("email_to_normalized", []),
+                "send_validated_to": validated,
                 "recruitment_mail_defaults": defaults,
             }
             if alias_domain_id:
@@ -1175,35 +1303,39 @@ class MailMail(models.Model):
 
     def _deliver_messages(self, built, smtp_session, raise_exception):
         """The body of stock _send's loop, for one claimed mail whose
-        messages are built."""
-        IrMailServer = self.env["ir.mail_server"]
+        messages are built; what the server answered for each recipient is
+        kept on the mail (_record_recipient_fates)."""
         success_pids = []
         failure_type = None
         failure_reason = None
         res = None
+        delivered, refused = set(), {}
         try:
             if built.error:
                 raise built.error
             if built.is_notification:
                 self._mark_notifications_sending()
             for message, partner, email_to, server_context in built.emails:
-                try:
-                    res = IrMailServer.with_context(**server_context).send_email(
-                        message, mail_server_id=built.mail_server_id, smtp_session=smtp_session
-                    )
-                    built.delivered = True
-                    if partner:
-                        success_pids.append(self.env["res.partner"].browse(partner.id))
-                except AssertionError as error:
-                    if str(error) != IrMailServer.NO_VALID_RECIPIENT:
-                        raise
+                message_res, accepted, now_refused = self._hand_over(built, message, server_context, smtp_session)
+                if message_res is NO_VALID_RECIPIENT:
                     if not email_to and failure_type != "mail_email_invalid":
                         failure_type = "mail_email_missing"
                     else:
                         failure_type = "mail_email_invalid"
                     _logger.info("Ignoring invalid recipients for mail.mail %s: %s", built.message_id, email_to)
+                    continue
+                res = message_res or res
+                refused.update(now_refused)
+                delivered.update(accepted)
+                if accepted:
+                    built.delivered = True
+                    if partner:
+                        success_pids.append(self.env["res.partner"].browse(partner.id))
+            res, fate_failure = self._settle_recipients(built, delivered, refused, res)
+            if fate_failure:
+                failure_type, failure_reason = fate_failure
             if res:
-                vals = {"state": "sent", "failure_reason": False}
+                vals = {"state": "sent", "failure_reason": failure_reason or False}
                 if res != built.message_id:
                     vals["message_id"] = res
                 self.write(vals)
@@ -1215,8 +1347,10 @@ class MailMail(models.Model):
                         len(built.emails),
                     )
             else:
-                self.write({"state": "exception", "failure_reason": False})
-            self._postprocess_sent_message(success_pids=success_pids, failure_type=failure_type)
+                self.write({"state": "exception", "failure_reason": failure_reason or False})
+            self._postprocess_sent_message(
+                success_pids=success_pids, failure_reason=failure_reason, failure_type=failure_type
+            )
         except MemoryError:
             _logger.exception(
                 "MemoryError while sending mail with ID %r: consider raising --limit-memory-hard", self.id
@@ -1233,12 +1367,109 @@ class MailMail(models.Model):
                 success_pids=success_pids, failure_reason=failure_reason, failure_type=failure_type
             )
             if raise_exception:
-                if isinstance(exc, (AssertionError, UnicodeEncodeError)):
-                    value = (
-                        f"Invalid text: {exc.object}" if isinstance(exc, UnicodeEncodeError) else ". ".join(exc.args)
-                    )
-                    raise MailDeliveryException(value) from exc
+                raise delivery_error(exc)  # noqa: B904  # the exception itself, or stock's wrapping of it
+
+    def _hand_over(self, built, message, server_context, smtp_session):
+        """Hand one message of this mail to the SMTP server. Return (its
+        Message-Id or None, the addresses the server accepted, the refused
+        ones {address: (code, reply)}); NO_VALID_RECIPIENT first when stock
+        found no address to send the message to. Raises as send_email does,
+        but for a message whose every recipient is refused when the mail has
+        others."""
+        IrMailServer = self.env["ir.mail_server"]
+        session = RecordingSession(smtp_session) if smtp_session else None
+        try:
+            res = IrMailServer.with_context(**server_context).send_email(
+                message, mail_server_id=built.mail_server_id, smtp_session=session
+            )
+        except AssertionError as error:
+            if str(error) != IrMailServer.NO_VALID_RECIPIENT:
                 raise
+            return NO_VALID_RECIPIENT, [], {}
+        except MailDeliveryException as exc:
+            every_one = refused_recipients(exc)
+            if not every_one or len(built.emails) == 1:
+                raise  # the whole email was refused: reported as in stock
+            return None, [], every_one  # the other messages still go
+        sent_to = (session and session.recipients) or server_context.get("send_validated_to") or []
+        refused = (session and session.refused) or {}
+        return res, [address for address in sent_to if address not in refused], refused
+
+    def _settle_recipients(self, built, delivered, refused, res):
+        """Keep each recipient's fate (_record_recipient_fates) once the
+        messages of this mail were handed over. Return (res: the Message-Id
+        when the mail counts as sent, else None; (failure type, reason) when
+        a recipient did not get it, else None)."""
+        if not built.emails and self._delivered_before():
+            res = built.message_id  # a retry with no one left to send to
+        if not (refused or built.unsendable or self.recipient_fates):
+            return res, None
+        fate_failure = self._record_recipient_fates(delivered, refused, built.unsendable)
+        if not fate_failure:
+            return res, None
+        failure_type, failure_reason, temporary = fate_failure
+        report = self.env.context.get("recruitment_mail_report")
+        if temporary and report is not None:
+            report.update(failure_type=failure_type, temporary=True)
+        if temporary or not (delivered or self._delivered_before()):
+            res = None  # tried again for those refused for now, or failed: nobody got it
+        return res, (failure_type, failure_reason)
+
+    def _delivered_before(self):
+        return any(fate[0] == FATE_DELIVERED for fate in (self.recipient_fates or {}).values())
+
+    def _record_recipient_fates(self, delivered, refused, invalid=()):
+        """Keep what the server answered for each recipient of this attempt:
+        ``delivered`` addresses, ``refused`` {address: (code, reply)}, and
+        ``invalid`` [(address, reason)] that were not addresses at all.
+        Return (failure type, reason, temporary) when a recipient did not get
+        it: a recipient refused for now (4xx) makes the attempt temporary, so
+        that the mail is tried again, for those recipients only."""
+        fates = dict(self.recipient_fates or {})
+        for address in delivered:
+            fates[normalize_address(address)] = [FATE_DELIVERED, ""]
+        for address, (code, reply) in refused.items():
+            fate = FATE_DEFERRED if 400 <= code < 500 else FATE_REFUSED
+            fates[normalize_address(address)] = [fate, smtp_reply(smtplib.SMTPResponseException(code, reply))]
+        for address, reason in invalid:
+            fates[normalize_address(address)] = [FATE_REFUSED, reason]
+        self.write({"recipient_fates": fates})
+        undelivered = self._undelivered_fates()
+        if not undelivered:
+            return None
+        got_it = sum(1 for fate in fates.values() if fate[0] == FATE_DELIVERED)
+        details = "; ".join(f"{address}: {reply}" for address, (_fate, reply) in sorted(undelivered.items()))
+        reason = self.env._(
+            "Partly sent: delivered to %(delivered)s, refused %(refused)s. %(details)s",
+            delivered=got_it,
+            refused=len(undelivered),
+            details=details,
+        )
+        if not got_it:
+            reason = self.env._("The mail server refused every recipient: %(details)s", details=details)
+        temporary = any(fate == FATE_DEFERRED for fate, _reply in undelivered.values())
+        return "mail_rejected", reason, temporary
+
+    def _notifications_wait_for_retry(self, success_pids):
+        """The chatter notifications of mail tried again later: sent for the
+        recipients who got it, waiting (not failed) for the others, rather
+        than stock's placeholder left while sending."""
+        notifications = (
+            self.env["mail.notification"]
+            .sudo()
+            .search(
+                [
+                    ("notification_type", "=", "email"),
+                    ("mail_mail_id", "in", self.ids),
+                    ("notification_status", "not in", ("sent", "canceled")),
+                ]
+            )
+        )
+        delivered = notifications.filtered(lambda notif: notif.res_partner_id in success_pids)
+        delivered.write({"notification_status": "sent", "failure_type": False, "failure_reason": False})
+        (notifications - delivered).write(
+            {"notification_status": "ready", "failure_type": False, "failure_reason": False}
+        )
 
     def _mark_notifications_sending(self):
         """As stock: the notifications of this mail in a transient failed
@@ -1360,35 +1591,54 @@ class MailMail(models.Model):
                     "(header injection). Correct it, then resend.",
                     field=label,
                 )
-        invalid = []
-        for address in split_raw_addresses(self.email_to) + split_raw_addresses(self.email_cc):
-            error = address_syntax_error(address)
-            if error:
-                invalid.append((address, error))
+        unsendable = self._unsendable_addresses()
+        if self._sendable_addresses():
+            # as stock: sent to the valid ones; the others' fate is kept on the mail
+            return None
+        if unsendable:
+            missing = all(not partner.email for partner in self.recipient_ids) and not (self.email_to or self.email_cc)
+            return (
+                "mail_email_missing" if missing else "mail_email_invalid",
+                "\n".join(reason for _address, reason in unsendable),
+            )
+        return "mail_email_missing", self.env._("This email has no recipient.")
+
+    def _sendable_addresses(self):
+        """The addresses Odoo sends this mail to, as stock works them out."""
+        addresses = tools.email_normalize_all(f"{self.email_to or ''},{self.email_cc or ''}")
+        for partner in self.recipient_ids:
+            addresses += tools.email_normalize_all(partner.email or "")
+        return addresses
+
+    def _unsendable_addresses(self):
+        """[(address, reason)] of the To, Cc and recipient addresses that are
+        not email addresses: stock Odoo leaves them out without a word; here
+        the reason is kept on the mail."""
+        found = []
+        for token in raw_address_tokens(self.email_to) + raw_address_tokens(self.email_cc):
+            # a lone quoted name is what is left of a name whose address lost its '>'
+            if not tools.email_normalize_all(token) and not _QUOTED_NAME.fullmatch(token):
+                found.append((token, self._address_error_message(token)))
         for partner in self.recipient_ids:
             if not partner.email:
-                return (
-                    "mail_email_missing",
-                    self.env._(
-                        "No email address for the recipient %(name)s. Add one on the contact, then resend.",
-                        name=partner.display_name,
-                    ),
+                found.append(
+                    (
+                        partner.display_name,
+                        self.env._(
+                            "No email address for the recipient %(name)s. Add one on the contact, then resend.",
+                            name=partner.display_name,
+                        ),
+                    )
                 )
-            for address in split_raw_addresses(partner.email):
-                error = address_syntax_error(address)
-                if error:
-                    invalid.append((address, error))
-        if invalid:
-            return (
-                "mail_email_invalid",
-                "\n".join(
-                    self.env._("Address syntax error: '%(address)s'. %(reason)s", address=address, reason=error)
-                    for address, error in invalid
-                ),
-            )
-        if not self.email_to and not self.email_cc and not self.recipient_ids:
-            return "mail_email_missing", self.env._("This email has no recipient.")
-        return None
+            elif not tools.email_normalize_all(partner.email):
+                found.append((partner.email, self._address_error_message(partner.email)))
+        return found
+
+    def _address_error_message(self, token):
+        angle = _ANGLE_ADDR.search(token)
+        address = (angle.group(1) if angle else token).strip()
+        error = address_syntax_error(address) or self.env._("It is not an email address.")
+        return self.env._("Address syntax error: '%(address)s'. %(reason)s", address=address, reason=error)
 
     def _mark_failed(self, reason, failure_type):
         _logger.info("Email %s failed (%s): %s", self.id, failure_type, reason)
@@ -1404,10 +1654,9 @@ class MailMail(models.Model):
         report = self.env.context.get("recruitment_mail_report") or {}
         if failure_type and report.get("failure_type"):
             failure_type = report["failure_type"]
-        temporary = failure_type == "mail_smtp" or report.get("temporary", False)
-        server_id = report.get("mail_server_id") or (self.env.context.get("recruitment_mail_connection") or {}).get(
-            "mail_server_id"
-        )
+        connection = self.env.context.get("recruitment_mail_connection") or {}
+        temporary = (failure_type == "mail_smtp" and not connection.get("permanent")) or report.get("temporary", False)
+        server_id = report.get("mail_server_id") or connection.get("mail_server_id")
         now = fields.Datetime.now()
         max_attempts, delays = self._retry_policy()
         retried = self.browse()
@@ -1424,7 +1673,8 @@ class MailMail(models.Model):
                 "waiting_reason": False,
             }
             if state == "sent":
-                vals.update(date_sent=now, failure_type=False, next_attempt_date=False)
+                # partly sent: the type and reason of the refusals stay
+                vals.update(date_sent=now, failure_type=failure_reason and failure_type, next_attempt_date=False)
                 if not is_system:
                     vals["auto_delete"] = False
             elif state == "exception":
@@ -1447,6 +1697,8 @@ class MailMail(models.Model):
                         delay,
                     )
             mails.write(vals)
+        if retried:
+            retried._notifications_wait_for_retry(success_pids)
         done = self - retried
         if not done:
             return True

@@ -84,12 +84,15 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
             record = session.send_message
 
             def send_message(message, smtp_from, smtp_to_list):
+                # as smtplib: raises when every recipient is refused, else
+                # sends to the others and returns the refused ones
                 refused = {addr: refuse[addr] for addr in smtp_to_list if addr in refuse}
-                if refused:
+                if refused and len(refused) == len(smtp_to_list):
                     raise smtplib.SMTPRecipientsRefused(refused)
                 if send_error:
                     raise send_error
-                return record(message, smtp_from, smtp_to_list)
+                record(message, smtp_from, [addr for addr in smtp_to_list if addr not in refused])
+                return refused
 
             stack.enter_context(patch.object(session, "send_message", side_effect=send_message))
             if connect_error:

@@ -102,3 +102,29 @@ class TestBounces(OutboxCase):
         self.env["mail.thread"].message_process(False, raw)
         self.env.invalidate_all()
         self.assertEqual((mail | other).mapped("outbox_status"), ["sent", "sent"])
+
+    def test_a_bounce_without_a_message_is_recorded_and_stock_handling_goes_on(self):
+        """Odoo's bounce handling is also called with no email message at all
+        (mass mailing's helpers pass False): the email is Failed with the
+        bounced address, and stock's own handling (the contact's bounce
+        counter) still runs."""
+        partner = self.env["res.partner"].create({"name": "Anna", "email": "anna@example.com"})
+        mail = self.queue_mail(email_to="anna@example.com")
+        self.run_cron()
+        self.env["mail.thread"]._routing_handle_bounce(
+            False,
+            {
+                "bounced_email": "anna@example.com",
+                "bounced_partner": partner,
+                "bounced_msg_ids": [mail.message_id],
+                "bounced_message": self.env["mail.message"],
+                "message_id": "<bounce-1@example.com>",
+                "email_from": "mailer-daemon@example.com",
+                "to": "bounce@agency.example.com",
+                "body": "This is the bounce email",
+            },
+        )
+        self.env.invalidate_all()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("anna@example.com", mail.failure_reason)
+        self.assertEqual(partner.message_bounce, 1, "stock's handling ran")

@@ -24,7 +24,14 @@ class TestOutboxStatus(OutboxCase):
         self.assertEqual(failed.outbox_status, "failed")
         self.assertEqual(
             dict(self.env["mail.mail"]._fields["outbox_status"]._description_selection(self.env)),
-            {"queued": "Queued", "scheduled": "Scheduled", "failed": "Failed", "sent": "Sent", "cancel": "Cancelled"},
+            {
+                "queued": "Queued",
+                "scheduled": "Scheduled",
+                "failed": "Failed",
+                "partial": "Partly sent",
+                "sent": "Sent",
+                "cancel": "Cancelled",
+            },
         )
 
     def test_outbox_lists_what_has_not_gone_out_with_filters(self):
@@ -130,14 +137,23 @@ class TestOutboxSending(OutboxCase):
 @tagged("post_install", "-at_install")
 class TestFailureMessages(OutboxCase):
     def test_invalid_address_fails_with_address_syntax_error(self):
-        mail = self.queue_mail(email_to="Tom <tom.okafor@@example.com>, anna@example.com")
+        mail = self.queue_mail(email_to="Tom <tom.okafor@@example.com>")
         self.run_cron()
         self.assertEqual(mail.outbox_status, "failed")
         self.assertEqual(mail.failure_type, "mail_email_invalid")
         self.assertIn("Address syntax error", mail.failure_reason)
         self.assertIn("tom.okafor@@example.com", mail.failure_reason)
         self.assertIn("invalid characters", mail.failure_reason)
-        self.assertEqual(self.delivered_to(), [], "a mail with a bad address is not half sent")
+        self.assertEqual(self.delivered_to(), [])
+
+    def test_an_invalid_address_beside_a_valid_one_is_reported_the_valid_one_sent(self):
+        """As stock: the email goes to the valid address; here the other one's
+        reason is kept and the email is Partly sent in the Outbox."""
+        mail = self.queue_mail(email_to="Tom <tom.okafor@@example.com>, anna@example.com")
+        self.run_cron()
+        self.assertEqual(self.delivered_to(), ["anna@example.com"])
+        self.assertEqual(mail.outbox_status, "partial")
+        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.failure_reason)
 
     def test_recipient_contact_without_email_says_so(self):
         partner = self.env["res.partner"].create({"name": "No Email Candidate"})
@@ -193,6 +209,8 @@ class TestFailureMessages(OutboxCase):
         self.assertIn("refused the login", mail.failure_reason)
         self.assertIn("535 5.7.8 Authentication credentials invalid", mail.failure_reason)
         self.assertIn('"Agency SMTP"', mail.failure_reason)
+        self.assertEqual(mail.outbox_status, "failed", "a refused login (5xx) fails at once, it is not retried")
+        self.assertFalse(mail.next_attempt_date)
 
     def test_connection_dropped_while_sending_retries_one_and_keeps_the_rest_queued(self):
         first = self.queue_mail(subject="first")
@@ -255,12 +273,12 @@ class TestResendDelete(OutboxCase):
 
     def test_resend_refuses_queued_or_sent_mail(self):
         queued = self.queue_mail(subject="Still queued")
-        with self.assertRaisesRegex(UserError, "Only failed emails can be resent.*Still queued"):
+        with self.assertRaisesRegex(UserError, "Only failed or partly sent emails can be resent.*Still queued"):
             queued.with_user(self.recruiter).action_resend()
         sent = self.queue_mail(subject="Already sent")
         self.run_cron()
         self.assertEqual(sent.state, "sent")
-        with self.assertRaisesRegex(UserError, "Only failed emails can be resent"):
+        with self.assertRaisesRegex(UserError, "Only failed or partly sent emails can be resent"):
             sent.with_user(self.recruiter).action_resend()
 
     def test_delete_removes_mail_from_the_outbox(self):
