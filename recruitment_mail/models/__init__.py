@@ -3,6 +3,8 @@ from . import ir_mail_server
 from . import ir_module_module
 from . import mail_about_mixin
 from . import mail_mail
+from . import mail_mail_access
+from . import mail_message
 from . import mail_notification
 from . import mail_thread
 from . import res_config_settings

@@ -1,3 +1,4 @@
+from . import test_acting_on_email
 from . import test_bounce
 from . import test_delivery
 from . import test_recipient_fate

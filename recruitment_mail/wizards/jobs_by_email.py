@@ -144,6 +144,8 @@ class RecruitmentJobsByEmail(models.TransientModel):
         self.ensure_one()
         if self.send_mode == "later" and not self.scheduled_date:
             raise UserError(self.env._("Choose when to send the vacancy."))
+        if self.template_id.model != "hr.job":
+            raise UserError(self.env._("Choose a template for vacancies."))
         kept, skipped = self._split_candidates()
         if not kept:
             raise UserError(

@@ -19,10 +19,14 @@ class RecruitmentMailReschedule(models.TransientModel):
 
     def action_reschedule(self):
         self.ensure_one()
-        not_waiting = self.mail_ids.filtered(lambda mail: mail.state != "outgoing")
+        # Every email named, also those the user may not read (which reading
+        # mail_ids as the user would silently leave out): checked, then changed.
+        mails = self.sudo().mail_ids.with_env(self.env)
+        mails._check_can_act(self.env._("reschedule these emails"))
+        not_waiting = mails.filtered(lambda mail: mail.state != "outgoing")
         if not_waiting:
             raise UserError(
                 self.env._("Only queued or scheduled emails can be rescheduled; resend failed emails instead.")
             )
-        self.mail_ids.write({"scheduled_date": self.scheduled_date})
+        mails.sudo().write({"scheduled_date": self.scheduled_date})
         return {"type": "ir.actions.act_window_close"}
