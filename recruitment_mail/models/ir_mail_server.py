@@ -1,15 +1,102 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+import base64
+import contextvars
+import functools
+import ipaddress
 import logging
+import os
 import smtplib
 import ssl
+import tempfile
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools.translate import LazyTranslate
 
+from odoo.addons.base.models import ir_mail_server as base_ir_mail_server
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
+
+# --- Verifying the server's certificate ---------------------------------------
+# Stock Odoo 18 opens SMTP over SSL/TLS and STARTTLS with smtplib's default
+# context, which checks no certificate. IrMailServer.connect() below sets
+# _TLS_CONTEXT for the duration of stock's connect(); the SMTP connection class
+# of stock's module then asks it for the context to use (VerifyingSMTPConnection),
+# so that stock's connect() itself stays untouched. Unset (any other caller,
+# any database without the add-on), the connection behaves exactly as stock's.
+_TLS_CONTEXT = contextvars.ContextVar("recruitment_mail_tls_context", default=None)
+
+
+def is_loopback_host(host):
+    """Whether ``host`` is this machine: localhost, 127.0.0.0/8, ::1."""
+    host = (host or "").strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_tls_context():
+    """A context that verifies the server's certificate chain against the
+    system's authorities and its host name (tests add their own authority)."""
+    return ssl.create_default_context()
+
+
+def verifying_tls_context(certificate=None, private_key=None):
+    """The verifying context, with the client certificate of a server that
+    authenticates with one (stock's "SSL certificate" authentication)."""
+    context = default_tls_context()
+    if certificate and private_key:
+        # ssl loads a certificate chain from files only; the directory is the
+        # process owner's alone and is gone once they are loaded.
+        with tempfile.TemporaryDirectory() as directory:
+            paths = []
+            for name, data in (("certificate.pem", certificate), ("key.pem", private_key)):
+                path = os.path.join(directory, name)
+                with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+                    file.write(data)
+                paths.append(path)
+            context.load_cert_chain(*paths)
+    return context
+
+
+class VerifyingSMTPConnection(base_ir_mail_server.SMTPConnection):
+    """Stock's SMTP connection, given a verifying TLS context while
+    recruitment_mail connects to a server that asks for one."""
+
+    def __init__(self, server, port, encryption, context=None):
+        make_context = _TLS_CONTEXT.get()
+        if make_context and encryption == "ssl":
+            context = make_context() or context
+        super().__init__(server, port, encryption, context=context)
+
+    def starttls(self, *args, **kwargs):
+        make_context = _TLS_CONTEXT.get()
+        if make_context:
+            kwargs["context"] = make_context() or kwargs.get("context")
+        return self.__obj__.starttls(*args, **kwargs)
+
+
+if not issubclass(base_ir_mail_server.SMTPConnection, VerifyingSMTPConnection):
+    base_ir_mail_server.SMTPConnection = VerifyingSMTPConnection
+
+CERTIFICATE_PROBLEMS = {
+    # OpenSSL's X509_V_ERR_* codes, as ssl.SSLCertVerificationError.verify_code
+    9: _lt("it is not valid yet"),
+    10: _lt("it has expired"),
+    18: _lt("it is self-signed"),
+    19: _lt("it is signed by a self-signed certificate that is not trusted"),
+    20: _lt("it is signed by an authority that is not trusted"),
+    21: _lt("it is signed by an authority that is not trusted"),
+    23: _lt("it has been revoked"),
+    62: _lt("it was issued for another host name"),
+    64: _lt("it was issued for another host name"),  # an IP address, as smtp_host
+}
 
 
 def smtp_reply(exc):
@@ -36,6 +123,22 @@ class IrMailServer(models.Model):
         "the limit waits in the Outbox for the next minute; it counts no failed attempt.",
     )
     max_per_hour = fields.Integer("Emails per hour", help="The most this server accepts per hour (0: no limit).")
+    smtp_verify_certificate = fields.Boolean(
+        "Verify the server's certificate",
+        compute="_compute_smtp_verify_certificate",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="With SSL/TLS or STARTTLS, send only once the server has shown a valid certificate, "
+        "signed by a recognised authority and issued for its host name. On for a new server, "
+        "off for one on this machine (localhost) and for servers that existed before "
+        "Recruitment Mail was installed; set again when the host changes.",
+    )
+
+    @api.depends("smtp_host")
+    def _compute_smtp_verify_certificate(self):
+        for server in self:
+            server.smtp_verify_certificate = not is_loopback_host(server.smtp_host)
 
     # The queue works out the company's default sender and bounce addresses
     # once for a chunk of mails (mail.mail._build_outgoing) instead of once
@@ -105,6 +208,7 @@ class IrMailServer(models.Model):
         connection = self.env.context.get("recruitment_mail_connection")
         if connection is not None:
             connection["mail_server_id"] = self._server_to_use(mail_server_id, host, smtp_from).id
+        tls = _TLS_CONTEXT.set(functools.partial(self._tls_context_for, mail_server_id, host, smtp_from))
         try:
             return super().connect(
                 host=host,
@@ -130,6 +234,45 @@ class IrMailServer(models.Model):
                     isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
                 )
             raise UserError(message) from exc
+        finally:
+            _TLS_CONTEXT.reset(tls)
+
+    def _tls_context_for(self, mail_server_id, host, smtp_from):
+        """The TLS context of the connection connect() is opening: a verifying
+        one when its mail server asks for it, else None (stock's)."""
+        server = self._server_to_use(mail_server_id, host, smtp_from)
+        if not server or not server.smtp_verify_certificate or server.smtp_authentication == "cli":
+            return None
+        certificate = private_key = None
+        if server.smtp_authentication == "certificate":
+            certificate = base64.b64decode(server.smtp_ssl_certificate or b"")
+            private_key = base64.b64decode(server.smtp_ssl_private_key or b"")
+        return verifying_tls_context(certificate, private_key)
+
+    def test_smtp_connection(self, autodetect_max_email_size=False):
+        try:
+            return super().test_smtp_connection(autodetect_max_email_size=autodetect_max_email_size)
+        except UserError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                server = self[:1] if len(self) == 1 else self.browse()
+                raise UserError(self._certificate_failure_message(cause, server)) from cause
+            raise
+
+    def _certificate_failure_message(self, exc, server):
+        """Why the server's certificate was refused, in plain words, and what to do."""
+        problem = CERTIFICATE_PROBLEMS.get(getattr(exc, "verify_code", None))
+        detail = (getattr(exc, "verify_message", None) or describe_error(exc)).rstrip(".")
+        return self.env._(
+            'The outgoing mail server "%(name)s" (%(address)s) presented a certificate that cannot be '
+            "trusted: %(problem)s (%(detail)s). Install a certificate from a recognised authority on the "
+            'mail server or, if you trust this server and the network to it, untick "Verify the '
+            "server's certificate\" on it.",
+            name=server.name or self.env._("configured in the server options"),
+            address=f"{server.smtp_host}:{server.smtp_port}" if server else "",
+            problem=str(problem) if problem else self.env._("it could not be verified"),
+            detail=detail,
+        )
 
     def _server_to_use(self, mail_server_id, host, smtp_from):
         """The ir.mail_server record connect() uses, if any (as it chooses it)."""
@@ -149,6 +292,8 @@ class IrMailServer(models.Model):
         else:
             name = self.env._("configured in the server options")
             address = f"{host or tools.config.get('smtp_server')}:{port or tools.config.get('smtp_port')}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return self._certificate_failure_message(exc, server)
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             what = self.env._("refused the login: %(reply)s", reply=smtp_reply(exc))
         elif isinstance(exc, smtplib.SMTPResponseException):

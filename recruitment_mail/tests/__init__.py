@@ -3,6 +3,7 @@ from . import test_bounce
 from . import test_delivery
 from . import test_recipient_fate
 from . import test_email_tab
+from . import test_mail_server_certificate
 from . import test_outbox
 from . import test_outbox_access
 from . import test_scheduled_email
