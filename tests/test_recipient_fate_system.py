@@ -17,7 +17,9 @@ def rcpt_tos(smtp_server, subject):
 
 def read(rpc, mail_id):
     return rpc.read(
-        "mail.mail", [mail_id], ["outbox_status", "state", "failure_reason", "recipients_report", "next_attempt_date"]
+        "mail.mail",
+        [mail_id],
+        ["outbox_status", "state", "failure_reason", "failure_summary", "recipients_report", "next_attempt_date"],
     )[0]
 
 
@@ -29,8 +31,8 @@ def test_partial_refusal_for_good_then_resend_reaches_only_the_refused(odoo_serv
     assert wait_until(lambda: read(rpc, mail_id)["outbox_status"] == "partial")
     assert rcpt_tos(smtp_server, "Shortlist") == ["anna@example.com", "ben@example.com"]
     mail = read(rpc, mail_id)
-    assert "Partly sent: delivered to 2, refused 1" in mail["failure_reason"]
-    assert "carl@example.com: 550 5.1.1 User unknown" in mail["failure_reason"]
+    assert "Partly sent: delivered to 2, refused 1" in mail["failure_summary"]
+    assert "carl@example.com: 550 5.1.1 User unknown" in mail["failure_summary"]
     outbox = rpc.search("mail.mail", [("outbox_status", "in", ["queued", "scheduled", "failed", "partial"])])
     assert mail_id in outbox
 

@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 import dataclasses
-import email.message
 import logging
 import re
 import smtplib
@@ -8,6 +7,7 @@ import textwrap
 import threading
 import time
 from datetime import timedelta
+from email.message import Message as EmailMessage
 
 import psycopg2
 from email_validator import EmailNotValidError, validate_email
@@ -71,6 +71,12 @@ QUEUE_RUN_SECONDS = 60
 # Held (pg_advisory_xact_lock) by an administrator's module install/upgrade
 # while it waits for the crons to finish; a queue run that sees it stops.
 MODULE_OPERATION_LOCK = 0x524D4D4F  # "RMMO"
+# A queue run's claim on the mails it is sending (_claim_chunk) lapses when its
+# database connection ends, or after this long: runs end within about a minute.
+CLAIM_LAPSE = timedelta(minutes=10)
+# SQL: nobody else holds this mail (its claim is ours, lapsed, or of a closed connection)
+CLAIM_IS_FREE = """(sending_claim_pid IS NULL OR sending_claim_pid = pg_backend_pid()
+    OR sending_claimed_at < %(stale)s OR sending_claim_pid NOT IN (SELECT pid FROM pg_stat_activity))"""
 
 
 @dataclasses.dataclass
@@ -163,6 +169,13 @@ def ascii_address(address):
         return validate_email(address, check_deliverability=False).ascii_email or address
     except EmailNotValidError:
         return address
+
+
+def sendable_addresses(value):
+    """The addresses of ``value`` (To, Cc, a contact's email) that Odoo sends
+    to: as stock normalises them, less what that leaves of a broken address
+    ("tom@@example.com" gives "@example.com", which no server takes)."""
+    return [address for address in tools.email_normalize_all(value or "") if address.rpartition("@")[0]]
 
 
 def normalize_address(address):
@@ -258,6 +271,14 @@ class MailMail(models.Model):
         "accepted (delivered) or refused; the others are still to be sent.",
     )
     recipients_report = fields.Text("Delivery per recipient", compute="_compute_recipients_report")
+    sending_claim_pid = fields.Integer(
+        "Claimed by",
+        readonly=True,
+        copy=False,
+        help="The database connection (backend pid) of the queue run that took this email to send "
+        "it; the claim lapses when that connection ends. See _claim_chunk.",
+    )
+    sending_claimed_at = fields.Datetime("Claimed at", readonly=True, copy=False)
     company_id = fields.Many2one(
         "res.company",
         string="Email company",
@@ -461,6 +482,21 @@ class MailMail(models.Model):
                 for address, (fate, reply) in sorted((mail.recipient_fates or {}).items())
             )
 
+    def _delivery_summary(self):
+        """In words: who got this mail and who did not, with the server's replies."""
+        fates = self.recipient_fates or {}
+        undelivered = self._undelivered_fates()
+        got_it = sum(1 for fate in fates.values() if fate[0] == FATE_DELIVERED)
+        details = "; ".join(f"{address}: {reply}" for address, (_fate, reply) in sorted(undelivered.items()))
+        if not got_it:
+            return self.env._("The mail server refused every recipient: %(details)s", details=details)
+        return self.env._(
+            "Partly sent: delivered to %(delivered)s, refused %(refused)s. %(details)s",
+            delivered=got_it,
+            refused=len(undelivered),
+            details=details,
+        )
+
     def _undelivered_fates(self):
         """{address: (fate, reply)} of the recipients the server refused."""
         return {
@@ -472,10 +508,12 @@ class MailMail(models.Model):
         good (Resend clears those)."""
         return {address for address, fate in (self.recipient_fates or {}).items() if fate[0] != FATE_DEFERRED}
 
-    @api.depends("failure_reason")
+    @api.depends("failure_reason", "outbox_status", "recipient_fates")
     def _compute_failure_summary(self):
         for mail in self:
             reason = (mail.failure_reason or "").strip()
+            if mail.outbox_status == "partial":
+                reason = mail._delivery_summary()
             first_line = reason.splitlines()[0] if reason else ""
             mail.failure_summary = textwrap.shorten(first_line, width=120, placeholder=" ...")
 
@@ -806,7 +844,7 @@ class MailMail(models.Model):
             return mails
         # stock's bounce handling is also called with no message at all
         # (mass_mailing's tests and helpers pass False) or one without a report
-        is_message = isinstance(email_message, email.message.Message)
+        is_message = isinstance(email_message, EmailMessage)
         temporary, permanent = all_failures(email_message) if is_message else (set(), set())
         bounced = sorted(
             address.decode("utf-8", "replace") if isinstance(address, bytes) else address for address in permanent
@@ -982,16 +1020,18 @@ class MailMail(models.Model):
     # of over every scheduled email (a million-row table: 150 ms -> 0.2 ms).
     # create_date comes from the database's clock, hence the GREATEST.
     # A lane takes the mails whose id falls in it (lanes = 1: all of them).
-    _DUE_WHERE = """state = 'outgoing'
+    _DUE_WHERE = f"""state = 'outgoing'
                     AND COALESCE(next_attempt_date, scheduled_date, create_date)
                         <= GREATEST(%(now)s, statement_timestamp() AT TIME ZONE 'UTC')
                     AND (scheduled_date IS NULL OR scheduled_date <= %(now)s)
                     AND (next_attempt_date IS NULL OR next_attempt_date <= %(now)s)
+                    AND {CLAIM_IS_FREE}
                     AND (%(lanes)s = 1 OR mod(id, %(lanes)s) = %(lane)s - 1)"""
 
     def _due_params(self, **params):
         lane, lanes = self._sending_lanes()
-        return dict(params, now=fields.Datetime.now(), lane=lane, lanes=lanes)
+        now = fields.Datetime.now()
+        return dict(params, now=now, stale=now - CLAIM_LAPSE, lane=lane, lanes=lanes)
 
     def _pick_due_ids(self, limit):
         self.flush_model(["state", "scheduled_date", "next_attempt_date"])
@@ -1086,9 +1126,20 @@ class MailMail(models.Model):
             "build_args": build_args,
             "post_send_callback": post_send_callback,
         }
+        try:
+            return self._send_claimed(send_args)
+        finally:
+            if auto_commit is True:
+                self._release_claims()
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+
+    def _send_claimed(self, send_args):
+        """_send's loop: claim, build, then deliver each mail (_deliver)."""
+        auto_commit = send_args["auto_commit"]
+        build_args = send_args["build_args"]
         pending = self.ids
         while pending:
-            outgoing, pending = self.browse(pending)._build_outgoing(**build_args)
+            outgoing, pending = self.browse(pending)._build_outgoing(**build_args, auto_commit=auto_commit)
             order = list(outgoing)
             for position, (mail_id, built) in enumerate(outgoing.items()):
                 if self._queue_run_must_stop():
@@ -1101,7 +1152,7 @@ class MailMail(models.Model):
                     # Recording the outcome failed (a bug, a constraint, a
                     # conflict): in the cron, this email gets what is known of
                     # it and the batch goes on; elsewhere, as in stock, raise.
-                    if auto_commit is not True or raise_exception:
+                    if auto_commit is not True or send_args["raise_exception"]:
                         raise
                     _logger.exception("Email %s: recording the outcome of sending it failed", mail_id)
                     self.env.cr.rollback()
@@ -1115,15 +1166,18 @@ class MailMail(models.Model):
                     return True
         return True
 
-    def _build_outgoing(self, alias_domain_id=False, mail_server=False):
-        """Read the first SEND_CHUNK of these mails together and build their
-        messages, up to about SEND_CHUNK_BYTES of bodies and attachments.
-        Return ({mail id: OutgoingMail} in order, ids left for later)."""
+    def _build_outgoing(self, alias_domain_id=False, mail_server=False, auto_commit=False):
+        """Claim the first SEND_CHUNK of these mails (_claim_chunk), read the
+        claimed ones together and build their messages, up to about
+        SEND_CHUNK_BYTES of bodies and attachments. Return ({mail id:
+        OutgoingMail} in order, ids left for later). No other module's hook
+        (_prepare_outgoing_list, build_email) runs for a mail not claimed."""
         ids = self.ids[:SEND_CHUNK]
         # what this transaction wrote is what the claims below must compare with
         self.env["mail.message"].flush_model()
         self.flush_model()
-        self.env.cr.execute("SELECT id, write_date FROM mail_mail WHERE id = ANY(%s)", (ids,))
+        claimed = self._claim_chunk(ids, auto_commit)
+        self.env.cr.execute("SELECT id, write_date FROM mail_mail WHERE id = ANY(%s)", (claimed,))
         read_at = dict(self.env.cr.fetchall())
         mails = self.browse([mail_id for mail_id in ids if mail_id in read_at])  # deleted ones are gone
         with_unfollow = mails.filtered(lambda mail: mail.body_html and "/mail/unfollow" in mail.body_html)
@@ -1167,6 +1221,39 @@ class MailMail(models.Model):
         not_built = [mail_id for mail_id in ids if mail_id in read_at and mail_id not in outgoing]
         return outgoing, not_built + self.ids[len(ids) :]
 
+    def _claim_chunk(self, ids, auto_commit):
+        """Take the mails of ``ids`` that are waiting and that no other worker
+        holds, before anything is built for them; return their ids. Outside
+        the cron the row locks do it, until the transaction ends. The cron
+        commits after each mail, which ends row locks: there the claim is the
+        worker's database connection (backend pid), written on the mails and
+        committed; it lapses when that connection ends (a killed worker)."""
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            f"""SELECT id FROM mail_mail
+                WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
+                  FOR NO KEY UPDATE SKIP LOCKED""",
+            {"ids": list(ids), "stale": now - CLAIM_LAPSE},
+        )
+        claimed = [row[0] for row in self.env.cr.fetchall()]
+        if claimed and auto_commit is True:
+            self.env.cr.execute(
+                """UPDATE mail_mail SET sending_claim_pid = pg_backend_pid(), sending_claimed_at = %s
+                    WHERE id = ANY(%s)""",
+                (now, claimed),
+            )
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+        return claimed
+
+    def _release_claims(self):
+        """Give back the mails this worker claimed and did not send (its run
+        ended in time, or the SMTP session was lost)."""
+        self.env.cr.execute(
+            """UPDATE mail_mail SET sending_claim_pid = NULL, sending_claimed_at = NULL
+                WHERE id = ANY(%s) AND state = 'outgoing' AND sending_claim_pid = pg_backend_pid()""",
+            (self.ids,),
+        )
+
     def _build_messages(self, built, alias_domain_id, mail_server, follower_status, defaults):
         """The RFC 2822 messages of this mail, as stock _send builds them."""
         self.ensure_one()
@@ -1178,6 +1265,8 @@ class MailMail(models.Model):
         done = self._addresses_done()
         for email in email_list:
             validated = email.pop("email_to_normalized", [])
+            if validated:  # what stock makes of a broken address is reported, not sent
+                validated = [address for address in validated if address.rpartition("@")[0]] or validated
             if done and validated:
                 validated = [address for address in validated if address not in done]
                 if not validated:
@@ -1335,7 +1424,9 @@ class MailMail(models.Model):
             if fate_failure:
                 failure_type, failure_reason = fate_failure
             if res:
-                vals = {"state": "sent", "failure_reason": failure_reason or False}
+                # as stock: a mail that reached someone is sent, with no failure
+                # on it; who did not get it is in recipient_fates (Partly sent)
+                vals = {"state": "sent", "failure_reason": False}
                 if res != built.message_id:
                     vals["message_id"] = res
                 self.write(vals)
@@ -1437,18 +1528,18 @@ class MailMail(models.Model):
         undelivered = self._undelivered_fates()
         if not undelivered:
             return None
-        got_it = sum(1 for fate in fates.values() if fate[0] == FATE_DELIVERED)
-        details = "; ".join(f"{address}: {reply}" for address, (_fate, reply) in sorted(undelivered.items()))
-        reason = self.env._(
-            "Partly sent: delivered to %(delivered)s, refused %(refused)s. %(details)s",
-            delivered=got_it,
-            refused=len(undelivered),
-            details=details,
-        )
-        if not got_it:
-            reason = self.env._("The mail server refused every recipient: %(details)s", details=details)
+        reason = self._delivery_summary()
         temporary = any(fate == FATE_DEFERRED for fate, _reply in undelivered.values())
         return "mail_rejected", reason, temporary
+
+    def _keep_out_of_the_chatter(self):
+        """Sent mail that stock would have deleted (auto_delete) is kept for
+        Sent items, but shows in no chatter where stock would not show it: an
+        email that is not a notification takes its message with it in stock,
+        so here that message leaves the record's thread."""
+        own_messages = self.filtered(lambda mail: not mail.is_notification).mail_message_id
+        if own_messages:
+            own_messages.write({"model": False, "res_id": False})
 
     def _notifications_wait_for_retry(self, success_pids):
         """The chatter notifications of mail tried again later: sent for the
@@ -1523,8 +1614,9 @@ class MailMail(models.Model):
         self.ensure_one()
         try:
             self.env.cr.execute(
-                "SELECT state, write_date FROM mail_mail WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                (self.id,),
+                f"""SELECT state, write_date, {CLAIM_IS_FREE}
+                      FROM mail_mail WHERE id = %(id)s FOR NO KEY UPDATE SKIP LOCKED""",
+                {"id": self.id, "stale": fields.Datetime.now() - CLAIM_LAPSE},
                 log_exceptions=False,
             )
         except psycopg2.errors.SerializationFailure:
@@ -1536,7 +1628,7 @@ class MailMail(models.Model):
             _logger.info("Email %s is being sent by another worker: skipped", self.id)
             return False
         row = self.env.cr.fetchone()
-        if not row or row[0] != "outgoing":
+        if not row or row[0] != "outgoing" or not row[2]:
             return False  # gone, held by another worker, or no longer waiting
         return CLAIM_SAME if read_at is not None and row[1] == read_at else CLAIM_CHANGED
 
@@ -1605,9 +1697,9 @@ class MailMail(models.Model):
 
     def _sendable_addresses(self):
         """The addresses Odoo sends this mail to, as stock works them out."""
-        addresses = tools.email_normalize_all(f"{self.email_to or ''},{self.email_cc or ''}")
+        addresses = sendable_addresses(f"{self.email_to or ''},{self.email_cc or ''}")
         for partner in self.recipient_ids:
-            addresses += tools.email_normalize_all(partner.email or "")
+            addresses += sendable_addresses(partner.email or "")
         return addresses
 
     def _unsendable_addresses(self):
@@ -1617,7 +1709,7 @@ class MailMail(models.Model):
         found = []
         for token in raw_address_tokens(self.email_to) + raw_address_tokens(self.email_cc):
             # a lone quoted name is what is left of a name whose address lost its '>'
-            if not tools.email_normalize_all(token) and not _QUOTED_NAME.fullmatch(token):
+            if not sendable_addresses(token) and not _QUOTED_NAME.fullmatch(token):
                 found.append((token, self._address_error_message(token)))
         for partner in self.recipient_ids:
             if not partner.email:
@@ -1630,7 +1722,7 @@ class MailMail(models.Model):
                         ),
                     )
                 )
-            elif not tools.email_normalize_all(partner.email):
+            elif not sendable_addresses(partner.email):
                 found.append((partner.email, self._address_error_message(partner.email)))
         return found
 
@@ -1660,6 +1752,8 @@ class MailMail(models.Model):
         now = fields.Datetime.now()
         max_attempts, delays = self._retry_policy()
         retried = self.browse()
+        # stock deletes these once sent, and their message with them
+        kept = self.filtered(lambda mail: mail.state == "sent" and mail.auto_delete and not mail.is_system_mail)
 
         def key(mail):
             return mail.attempt_count, mail.state, mail.is_system_mail
@@ -1673,8 +1767,7 @@ class MailMail(models.Model):
                 "waiting_reason": False,
             }
             if state == "sent":
-                # partly sent: the type and reason of the refusals stay
-                vals.update(date_sent=now, failure_type=failure_reason and failure_type, next_attempt_date=False)
+                vals.update(date_sent=now, failure_type=False, next_attempt_date=False)
                 if not is_system:
                     vals["auto_delete"] = False
             elif state == "exception":
@@ -1697,6 +1790,7 @@ class MailMail(models.Model):
                         delay,
                     )
             mails.write(vals)
+        kept.sudo()._keep_out_of_the_chatter()
         if retried:
             retried._notifications_wait_for_retry(success_pids)
         done = self - retried

@@ -153,7 +153,7 @@ class TestFailureMessages(OutboxCase):
         self.run_cron()
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
         self.assertEqual(mail.outbox_status, "partial")
-        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.failure_reason)
+        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.failure_summary)
 
     def test_recipient_contact_without_email_says_so(self):
         partner = self.env["res.partner"].create({"name": "No Email Candidate"})
