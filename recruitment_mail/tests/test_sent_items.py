@@ -33,6 +33,37 @@ class TestSentItems(OutboxCase):
         self.assertEqual(mail.attachment_ids.mapped("name"), ["cv.pdf"])
         self.assertIn("see you on Tuesday", mail.body_html)
 
+    def test_a_kept_email_shows_in_no_chatter_stock_would_not_show_it_in(self):
+        """A template email about a candidate (auto_delete, as Odoo's
+        recruitment templates are) is deleted by stock once sent, its message
+        with it: here it stays in Sent items and the Email tab, and leaves the
+        candidate's chatter as in stock."""
+        anna = self.env["res.partner"].create({"name": "Anna", "email": "anna@example.com"})
+        candidate = self.env["hr.candidate"].create({"partner_id": anna.id, "partner_name": "Anna"})
+        mail = self.queue_mail(
+            user=self.officer,
+            email_to=False,
+            recipient_ids=[(6, 0, anna.ids)],
+            auto_delete=True,
+            model="hr.candidate",
+            res_id=candidate.id,
+        )
+        self.assertIn(mail.mail_message_id, candidate.message_ids, "queued: in the chatter, as in stock")
+        self.run_cron()
+        candidate.invalidate_recordset()
+        self.assertEqual(mail.outbox_status, "sent")
+        self.assertNotIn(mail.mail_message_id, candidate.message_ids, "sent: gone from the chatter, as in stock")
+        self.assertIn(mail, self.sent_items(self.officer, "my_mail"))
+        self.assertIn(mail, candidate.with_user(self.officer).contact_mail_ids)
+        self.assertIn("see you on Tuesday", mail.body_html)
+
+    def test_a_chatter_notification_stays_in_the_chatter(self):
+        message = self.post_vacancy_in_chatter(
+            "Night Shift Lead", self.env["res.partner"].create({"name": "Lea", "email": "lea@example.com"})
+        )
+        self.assertTrue(message.exists())
+        self.assertEqual(message.model, "hr.job")
+
     def post_vacancy_in_chatter(self, job_name, partner, **smtp_kwargs):
         """An officer writes to ``partner`` from the vacancy's chatter; the
         queue runs."""
