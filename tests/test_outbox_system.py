@@ -103,7 +103,7 @@ def test_queue_send_fail_schedule_then_fix_and_resend(odoo_server, smtp_server):
     assert read(rpc, later)["outbox_status"] == "scheduled"
 
     # Resending mail that is not failed is refused with a clear message
-    with pytest.raises(RpcError, match="Only failed emails can be resent"):
+    with pytest.raises(RpcError, match="Only failed or partly sent emails can be resent"):
         web.call_button("mail.mail", "action_resend", [later])
 
 

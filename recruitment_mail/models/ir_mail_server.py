@@ -349,6 +349,32 @@ class IrMailServer(models.Model):
                 report.update(failure_type=failure_type, temporary=temporary)
             raise MailDeliveryException(text) from cause
 
+    def _prepare_email_message(self, message, smtp_session):
+        try:
+            return super()._prepare_email_message(message, smtp_session)
+        except Exception as exc:
+            if hasattr(smtp_session, "handed"):  # the queue's RecordingSession (mail_mail.py)
+                smtp_session.error = exc
+            raise
+
+    def _delivery_exception(self, cause):
+        """What send_email raises when ``cause`` goes wrong inside it, for the
+        queue (mail.mail._hand_over) when another module's send_email
+        (mail_tracking's) swallowed it and returned False."""
+        if isinstance(cause, (AssertionError, smtplib.SMTPServerDisconnected)):
+            return cause  # stock raises them as they are
+        explained = self._delivery_failure_message(cause)
+        if explained:
+            failure_type, text, temporary = explained
+            report = self.env.context.get("recruitment_mail_report")
+            if report is not None:
+                report.update(failure_type=failure_type, temporary=temporary)
+            error = MailDeliveryException(text)
+        else:
+            error = MailDeliveryException(self.env._("Mail Delivery Failed"), tools.exception_to_unicode(cause))
+        error.__cause__ = cause
+        return error
+
     def _delivery_failure_message(self, exc):
         """(failure type, message, temporary) for the SMTP server's answer to
         one email: the server's own code and words, and which address it

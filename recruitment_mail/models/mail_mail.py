@@ -89,6 +89,7 @@ class OutgoingMail:
     message_id: str = ""
     problem: tuple | None = None  # (failure type, message): cannot be addressed
     unsendable: list = dataclasses.field(default_factory=list)  # [(address, reason)] Odoo cannot send to
+    got_it_before: list = dataclasses.field(default_factory=list)  # ids of recipient partners already reached
     error: Exception | None = None  # building it failed: reported as stock does
     emails: list = dataclasses.field(default_factory=list)  # (message, partner, email_to, server context)
     size: int = 0
@@ -106,11 +107,22 @@ class RecordingSession:
         self._session = session
         self.recipients = []
         self.refused = {}
+        # What went wrong inside send_email: the server's refusal (here) or
+        # Odoo's own check of the message (ir.mail_server._prepare_email_message),
+        # kept because an override of send_email between this add-on's and
+        # stock's (mail_tracking's) may swallow the exception and return False.
+        self.error = None
+        self.handed = False  # send_message was called: the message reached the server
 
     def send_message(self, msg, from_addr=None, to_addrs=None, *args, **kwargs):
         self.recipients = list(to_addrs or [])
         self.refused = {}
-        self.refused = self._session.send_message(msg, from_addr, to_addrs, *args, **kwargs) or {}
+        self.handed = True
+        try:
+            self.refused = self._session.send_message(msg, from_addr, to_addrs, *args, **kwargs) or {}
+        except Exception as exc:
+            self.error = exc
+            raise
         return self.refused
 
     def __getattr__(self, name):
@@ -609,6 +621,13 @@ class MailMail(models.Model):
         return found
 
     def write(self, vals):
+        if vals.get("state") == "outgoing" and "sending_claim_pid" not in vals:
+            # queued again (Resend, stock's mark_outgoing...): nobody's to send yet
+            vals = dict(vals, sending_claim_pid=False, sending_claimed_at=False)
+            if "recipient_fates" not in vals and not self.env.context.get("recruitment_mail_keep_fates"):
+                # put back by other means than the add-on's Resend and retries:
+                # sent to every recipient again, as stock does
+                vals["recipient_fates"] = False
         res = super().write(vals)
         if "scheduled_date" in vals or "next_attempt_date" in vals or vals.get("state") == "outgoing":
             self._trigger_queue()
@@ -716,7 +735,7 @@ class MailMail(models.Model):
         for mail in self.filtered("recipient_fates"):
             delivered = {address: fate for address, fate in mail.recipient_fates.items() if fate[0] == FATE_DELIVERED}
             mail.write({"recipient_fates": delivered or False})
-        self.write(
+        self.with_context(recruitment_mail_keep_fates=True).write(
             {
                 "state": "outgoing",
                 "failure_type": False,
@@ -1140,6 +1159,11 @@ class MailMail(models.Model):
         pending = self.ids
         while pending:
             outgoing, pending = self.browse(pending)._build_outgoing(**build_args, auto_commit=auto_commit)
+            if auto_commit is True:
+                # what building created (other modules' records of each message,
+                # mail_tracking's) must not vanish in a rollback below (_claim,
+                # _record_lost_outcome) while its messages still go
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
             order = list(outgoing)
             for position, (mail_id, built) in enumerate(outgoing.items()):
                 if self._queue_run_must_stop():
@@ -1270,6 +1294,8 @@ class MailMail(models.Model):
             if done and validated:
                 validated = [address for address in validated if address not in done]
                 if not validated:
+                    if email.get("partner_id"):
+                        built.got_it_before.append(email["partner_id"].id)
                     continue  # every address of this message has had it
             server_context = {
                 "send_validated_to": validated,
@@ -1374,6 +1400,8 @@ class MailMail(models.Model):
             "last_attempt_date": now,
             "next_attempt_date": False,
             "waiting_reason": False,
+            "sending_claim_pid": False,
+            "sending_claimed_at": False,
         }
         if built.delivered:
             vals.update(state="sent", date_sent=now, failure_reason=False, failure_type=False, auto_delete=False)
@@ -1394,7 +1422,7 @@ class MailMail(models.Model):
         """The body of stock _send's loop, for one claimed mail whose
         messages are built; what the server answered for each recipient is
         kept on the mail (_record_recipient_fates)."""
-        success_pids = []
+        success_pids = list(self.env["res.partner"].browse(built.got_it_before))
         failure_type = None
         failure_reason = None
         res = None
@@ -1421,7 +1449,9 @@ class MailMail(models.Model):
                     if partner:
                         success_pids.append(self.env["res.partner"].browse(partner.id))
             res, fate_failure = self._settle_recipients(built, delivered, refused, res)
-            if fate_failure:
+            if fate_failure and not (res and not refused):
+                # (sent, with only addresses stock leaves out too: as stock, their
+                # notifications fail with the loop's failure type and no reason)
                 failure_type, failure_reason = fate_failure
             if res:
                 # as stock: a mail that reached someone is sent, with no failure
@@ -1473,6 +1503,9 @@ class MailMail(models.Model):
             res = IrMailServer.with_context(**server_context).send_email(
                 message, mail_server_id=built.mail_server_id, smtp_session=session
             )
+            if not res and session is not None and session.error is not None:
+                # another module's send_email (mail_tracking's) swallowed it: raise it as stock does
+                raise IrMailServer._delivery_exception(session.error)
         except AssertionError as error:
             if str(error) != IrMailServer.NO_VALID_RECIPIENT:
                 raise
@@ -1482,6 +1515,8 @@ class MailMail(models.Model):
             if not every_one or len(built.emails) == 1:
                 raise  # the whole email was refused: reported as in stock
             return None, [], every_one  # the other messages still go
+        if not res and session is not None and not session.handed:
+            return None, [], {}  # an override of send_email returned False without sending it
         sent_to = (session and session.recipients) or server_context.get("send_validated_to") or []
         refused = (session and session.refused) or {}
         return res, [address for address in sent_to if address not in refused], refused
@@ -1491,8 +1526,9 @@ class MailMail(models.Model):
         messages of this mail were handed over. Return (res: the Message-Id
         when the mail counts as sent, else None; (failure type, reason) when
         a recipient did not get it, else None)."""
-        if not built.emails and self._delivered_before():
-            res = built.message_id  # a retry with no one left to send to
+        got_it = bool(delivered) or self._delivered_before()
+        if not res and got_it:
+            res = built.message_id  # this attempt had no one new to reach: it went out before
         if not (refused or built.unsendable or self.recipient_fates):
             return res, None
         fate_failure = self._record_recipient_fates(delivered, refused, built.unsendable)
@@ -1502,7 +1538,7 @@ class MailMail(models.Model):
         report = self.env.context.get("recruitment_mail_report")
         if temporary and report is not None:
             report.update(failure_type=failure_type, temporary=True)
-        if temporary or not (delivered or self._delivered_before()):
+        if temporary or not got_it:
             res = None  # tried again for those refused for now, or failed: nobody got it
         return res, (failure_type, failure_reason)
 
@@ -1765,6 +1801,9 @@ class MailMail(models.Model):
                 "last_attempt_date": now,
                 "smtp_server_id": server_id or False,
                 "waiting_reason": False,
+                # the outcome is recorded: this run is done with it (_claim_chunk)
+                "sending_claim_pid": False,
+                "sending_claimed_at": False,
             }
             if state == "sent":
                 vals.update(date_sent=now, failure_type=False, next_attempt_date=False)
@@ -1781,6 +1820,7 @@ class MailMail(models.Model):
                 if temporary and attempts + 1 < max_attempts:
                     delay = delays[min(attempts, len(delays) - 1)]
                     vals.update(state="outgoing", next_attempt_date=now + timedelta(minutes=delay))
+                    mails = mails.with_context(recruitment_mail_keep_fates=True)
                     retried |= mails
                     _logger.info(
                         "Email(s) %s: temporary failure, attempt %s of %s, next in %s min",

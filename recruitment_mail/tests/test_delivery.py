@@ -14,6 +14,8 @@ from odoo.tests import tagged
 from odoo.tools import config
 from odoo.tools.safe_eval import safe_eval
 
+from odoo.addons.base.models.ir_mail_server import IrMailServer as BaseIrMailServer
+
 from .common import OutboxCase
 
 
@@ -486,3 +488,41 @@ class TestRetryWaitingForm(OutboxCase):
     def test_a_plain_queued_email_offers_no_send_now(self):
         mail = self.queue_mail()
         self.assertEqual(self.visible_buttons(mail, self.recruiter), ["Reschedule", "Delete"])
+
+
+@tagged("post_install", "-at_install")
+class TestAnotherModuleSwallowsTheError(OutboxCase):
+    """An override of send_email between the add-on's and stock's (OCA's
+    mail_tracking) catches the SMTP error and returns False: the Outbox
+    still says the server's words, and a 451 is still retried."""
+
+    def run_cron_swallowing(self, **smtp_kwargs):
+        original = BaseIrMailServer.send_email
+
+        def swallowing_send_email(server, *args, **kwargs):
+            try:
+                return original(server, *args, **kwargs)
+            except Exception:  # noqa: BLE001  # what mail_tracking does
+                return False
+
+        with patch.object(BaseIrMailServer, "send_email", swallowing_send_email):
+            self.run_cron(**smtp_kwargs)
+
+    def test_a_550_swallowed_by_another_module_still_fails_with_the_server_words(self):
+        mail = self.queue_mail(email_to="carl@example.com")
+        self.run_cron_swallowing(refuse={"carl@example.com": (550, b"5.1.1 User unknown")})
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertIn("550 5.1.1 User unknown", mail.failure_reason)
+        self.assertNotIn("gave no reason", mail.failure_reason)
+
+    def test_a_451_swallowed_by_another_module_is_still_retried(self):
+        mail = self.queue_mail(email_to="carl@example.com")
+        self.run_cron_swallowing(refuse={"carl@example.com": (451, b"4.7.1 Try again later")})
+        self.assertEqual(mail.outbox_status, "queued")
+        self.assertTrue(mail.next_attempt_date)
+
+    def test_partial_refusal_swallowed_by_another_module_is_kept(self):
+        mail = self.queue_mail(email_to="anna@example.com, carl@example.com")
+        self.run_cron_swallowing(refuse={"carl@example.com": (550, b"5.1.1 User unknown")})
+        self.assertEqual(mail.outbox_status, "partial")
+        self.assertEqual(self.delivered_to(), ["anna@example.com"])

@@ -153,7 +153,8 @@ class TestFailureMessages(OutboxCase):
         self.run_cron()
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
         self.assertEqual(mail.outbox_status, "partial")
-        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.failure_summary)
+        self.assertIn("Partly sent: delivered to 1, refused 1", mail.failure_summary)
+        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.recipients_report)
 
     def test_recipient_contact_without_email_says_so(self):
         partner = self.env["res.partner"].create({"name": "No Email Candidate"})
