@@ -111,6 +111,19 @@ RM_DB_PREFIX="$SYS_PREFIX" RM_LOG_DIR="$LOG_DIR" RM_MODULE="$MODULE" \
     "$PYTHON" -m pytest -p no:cacheprovider -p no:odoo \
         --junitxml="$SYS_XML" "${pytest_extra[@]}" "$REPO_ROOT/tests" || sys_rc=$?
 
+# --- (c) Odoo's own mail suites with the add-on loaded ----------------------
+# test_mail, test_mass_mailing, test_mail_full: every failing test must be a
+# difference declared in tests/odoo_suites_expected.txt (scripts/odoo_suites.sh).
+SUITES_COUNTS="$LOG_DIR/odoo-suites.counts"
+suites_rc="-"
+if [ -z "${pytest_extra[*]}" ] || [ "${ODOO_SUITES:-}" = "1" ]; then
+    log "running Odoo's own mail test suites with $MODULE loaded"
+    suites_rc=0
+    SUITES_COUNTS="$SUITES_COUNTS" KEEP_DBS="$KEEP_DBS" bash "$REPO_ROOT/scripts/odoo_suites.sh" || suites_rc=$?
+else
+    log "PYTEST_ARGS given: skipping Odoo's own mail suites (ODOO_SUITES=1 runs them too)"
+fi
+
 cleanup
 "$PYTHON" "$REPO_ROOT/scripts/test_summary.py" \
-    "odoo tests:$unit_rc:$UNIT_XML" "system tests:$sys_rc:$SYS_XML"
+    "odoo tests:$unit_rc:$UNIT_XML" "system tests:$sys_rc:$SYS_XML" "odoo mail suites:$suites_rc:$SUITES_COUNTS"

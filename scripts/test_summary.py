@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Combine several pytest runs into one verdict for scripts/test.sh.
 
-Usage: test_summary.py LABEL:EXIT_CODE:JUNIT_XML [...]
+Usage: test_summary.py LABEL:EXIT_CODE:JUNIT_XML_OR_COUNTS_FILE [...]
 
 A run that was skipped on purpose is passed with exit code "-" (it counts
 nothing). Prints one line per run, then, as the very last line, the combined
@@ -28,6 +28,17 @@ def junit_counts(path):
     return tests, failed, skipped
 
 
+def counts_file(path):
+    """(tests, failed, skipped) from a file holding "tests failed skipped"
+    (scripts/odoo_suites.sh writes one), None if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tests, failed, skipped = (int(value) for value in fh.read().split()[:3])
+    except (OSError, ValueError):
+        return None
+    return tests, failed, skipped
+
+
 def main(args):
     total_passed = total_failed = total_skipped = 0
     bad = False
@@ -37,7 +48,7 @@ def main(args):
             print(f"{label}: not run")
             continue
         rc = int(rc)
-        counts = junit_counts(path)
+        counts = counts_file(path) if path.endswith(".counts") else junit_counts(path)
         tests, failed, skipped = counts or (0, 0, 0)
         if rc not in (0, 5):
             bad = True
