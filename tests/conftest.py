@@ -146,6 +146,23 @@ class Harness:
             f"--db-filter=^{db}$",
         ]
 
+    def run_odoo(self, db: str, *args: str, label: str) -> None:
+        """Run Odoo once on ``db`` (install, update: ``args`` such as "-i", "x")
+        and stop; fail the test with the log's tail if it fails."""
+        logfile = self.log_dir / f"odoo-{db}-{label}.log"
+        proc = subprocess.run(
+            [
+                *self.base_args(db),
+                *args,
+                "--stop-after-init",
+                "--no-http",
+                "--max-cron-threads=0",
+                f"--logfile={logfile}",
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 0, _tail(logfile)
+
     def build_template(self) -> str:
         """Install the module once into a new database (no demo data)."""
         db = f"{DB_PREFIX}tpl_{secrets.token_hex(4)}"

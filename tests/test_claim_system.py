@@ -3,13 +3,12 @@ this worker has not claimed, so racing workers leave no records behind. The
 probe module (tests/addons/recruitment_mail_hook_probe) records each time its
 build hook runs, as mail_tracking records a tracking row."""
 
-import subprocess
 from pathlib import Path
 
 import psycopg2
 import pytest
 
-from conftest import OdooServer, _tail
+from conftest import OdooServer
 from test_outbox_system import queue, wait_until
 
 PROBE_ADDONS = Path(__file__).resolve().parent / "addons"
@@ -20,21 +19,7 @@ def probe_server(harness, template_db, smtp_server):
     db = harness.new_db_name()
     harness.copy_db(template_db, db)
     addons = f"--addons-path={harness.addons_path},{PROBE_ADDONS}"
-    logfile = harness.log_dir / f"odoo-{db}-probe-install.log"
-    proc = subprocess.run(
-        [
-            *harness.base_args(db),
-            addons,
-            "-i",
-            "recruitment_mail_hook_probe",
-            "--stop-after-init",
-            "--no-http",
-            "--max-cron-threads=0",
-            f"--logfile={logfile}",
-        ],
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, _tail(logfile)
+    harness.run_odoo(db, addons, "-i", "recruitment_mail_hook_probe", label="probe-install")
     server = OdooServer(harness, db, smtp_server.port, extra_args=(addons,))
     try:
         server.start()

@@ -1,12 +1,11 @@
 """Installing on a database that already has email, and uninstalling again:
 a real Odoo server, the add-on installed and removed through the Apps API."""
 
-import subprocess
 import time
 
 import pytest
 
-from conftest import MODULE, OdooServer, _tail
+from conftest import MODULE, OdooServer
 from rpc import RpcError
 
 
@@ -14,21 +13,7 @@ from rpc import RpcError
 def stock_server(harness, smtp_server):
     """Odoo with mail, contacts and hr_recruitment, without recruitment_mail."""
     db = harness.new_db_name()
-    logfile = harness.log_dir / f"odoo-{db}-stock.log"
-    proc = subprocess.run(
-        [
-            *harness.base_args(db),
-            "-i",
-            "mail,contacts,hr_recruitment",
-            "--without-demo=all",
-            "--stop-after-init",
-            "--no-http",
-            "--max-cron-threads=0",
-            f"--logfile={logfile}",
-        ],
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, _tail(logfile)
+    harness.run_odoo(db, "-i", "mail,contacts,hr_recruitment", "--without-demo=all", label="stock")
     server = OdooServer(harness, db, smtp_server.port)
     try:
         server.start()
@@ -134,20 +119,7 @@ def test_an_update_of_the_add_on_keeps_the_queue_settings(odoo_server_factory):
     rpc.write("ir.cron", [retention], {"interval_number": 2})
     server.stop()
 
-    logfile = server.harness.log_dir / f"odoo-{server.db}-update.log"
-    proc = subprocess.run(
-        [
-            *server.harness.base_args(server.db),
-            "-u",
-            MODULE,
-            "--stop-after-init",
-            "--no-http",
-            "--max-cron-threads=0",
-            f"--logfile={logfile}",
-        ],
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, _tail(logfile)
+    server.harness.run_odoo(server.db, "-u", MODULE, label="update")
     server.start()
 
     cron = rpc.read("ir.cron", [queue_cron], ["interval_number", "interval_type", "active"])[0]
