@@ -1128,9 +1128,11 @@ class MailMail(models.Model):
 
         Stock Odoo reads each mail on its own after the previous commit (a
         commit empties the ORM cache), which costs a dozen queries per mail.
-        Here the messages of SEND_CHUNK mails at a time are built first, from
-        one read of them all (_build_outgoing); a mail changed between that
-        read and its claim is built again. Stock's hooks still run for each
+        Here SEND_CHUNK mails at a time are claimed (_claim_chunk), then their
+        messages are built from one read of them all (_build_outgoing), so no
+        hook runs for a mail another worker holds; each is locked again just
+        before SMTP (_claim), and a mail changed since it was read is built
+        again. Stock's hooks still run for each
         mail: _prepare_outgoing_list, build_email, send_email and
         _postprocess_sent_message."""
         if auto_commit is True:
