@@ -9,3 +9,4 @@ from . import test_outbox_access
 from . import test_scheduled_email
 from . import test_sent_items
 from . import test_ui_tours
+from . import test_smtp_pipeline
