@@ -348,6 +348,22 @@ class TestSendEnvelopes(_SinkCase):
         self.assertIsNone(self.smtp.sock, "closed: its protocol state is unknown")
         self.assertEqual(self.received_ids(), [])
 
+    def test_odoo_connection_wrapper(self):
+        """Odoo's ir.mail_server.connect() hands out SMTPConnection: smtplib.SMTP in
+        ``__obj__``, a few of its attributes passed through (not sock, send, does_esmtp)."""
+
+        class Wrapper:  # the same mechanism as odoo.addons.base.models.ir_mail_server.SMTPConnection
+            def __init__(self, smtp):
+                self.__obj__ = smtp
+
+        for name in ("ehlo_or_helo_if_needed", "has_extn", "close", "quit"):
+            setattr(Wrapper, name, property(lambda self, name=name: getattr(self.__obj__, name)))
+        wrapped = Wrapper(self.smtp)
+        envelopes = [envelope_for(wrapped, make_message(n), key=n) for n in range(3)]
+        outcomes = send_envelopes(wrapped, envelopes)
+        self.assertEqual([o.error for o in outcomes], [None, None, None])
+        self.assertEqual(len(self.received_ids()), 3)
+
 
 class TestSendEnvelopesWithoutPipelining(TestSendEnvelopes):
     """The same outcomes from a server without PIPELINING, one command at a time."""

@@ -18,6 +18,9 @@ message lines as commands. Without PIPELINING the envelopes go one command at
 a time, with the same outcomes.
 
 One ``smtplib.SMTP`` object belongs to one thread at a time, as with smtplib.
+Odoo's ``ir.mail_server.connect()`` returns a wrapper (``SMTPConnection``)
+that keeps the ``smtplib.SMTP`` in ``__obj__`` and only passes some of its
+attributes through: both functions take either and work on the wrapped object.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def envelope_for(smtp, msg, from_addr=None, to_addrs=None, mail_options=(), rcpt
     when an address is not ASCII (SMTPNotSupportedError if the server does not
     offer SMTPUTF8). Sends EHLO first if it was not done (the server's
     extensions decide the flattening)."""
+    smtp = _unwrap(smtp)
     smtp.ehlo_or_helo_if_needed()
     resent = msg.get_all("Resent-Date")
     if resent is None:
@@ -142,6 +146,7 @@ def send_envelopes(smtp, envelopes) -> list[Outcome]:
     for more envelopes unless the connection was lost (then ``smtp.sock`` is
     None, as smtplib leaves it). Any other exception (a bug) propagates, after
     closing ``smtp``, whose protocol state is then unknown."""
+    smtp = _unwrap(smtp)
     envelopes = list(envelopes)
     sender = _Sender(smtp, envelopes)
     try:
@@ -157,6 +162,11 @@ def send_envelopes(smtp, envelopes) -> list[Outcome]:
 
 
 # --- internals ----------------------------------------------------------------------
+
+
+def _unwrap(smtp):
+    """The ``smtplib.SMTP`` inside Odoo's ``SMTPConnection`` wrapper, or ``smtp`` itself."""
+    return getattr(smtp, "__obj__", smtp)
 
 
 def _data_bytes(data) -> bytes:
