@@ -34,6 +34,7 @@ Writes BENCH_OUT/queue.json.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import smtplib
@@ -68,16 +69,27 @@ def free_port() -> int:
 
 
 class SinkProcess:
-    """scripts/smtp_sink.py as a separate process, storing into ``directory``."""
+    """scripts/smtp_sink.py as a separate process, storing into ``directory``.
 
-    def __init__(self, directory: Path):
+    ``reply_delay_ms``: the provider's round trip (the sink's --reply-delay-ms,
+    once per turn of the conversation); ``pipelining``: whether its EHLO offers
+    PIPELINING. The sink writes its counters (round trips, connections) to
+    ``<directory>.stats.json``: ``stats()`` reads them, final once the process
+    has exited.
+    """
+
+    def __init__(self, directory: Path, reply_delay_ms: float = 0, pipelining: bool = True):
         self.directory = directory
         self.port = free_port()
         self.proc = None
+        self.reply_delay_ms = reply_delay_ms
+        self.pipelining = pipelining
+        self.stats_file = directory.with_name(directory.name + ".stats.json")
 
     def __enter__(self):
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True)
+        self.stats_file.unlink(missing_ok=True)
         log_file = open(out_dir() / f"smtp_sink-{self.directory.name}.log", "w")
         self.proc = subprocess.Popen(
             [
@@ -89,6 +101,11 @@ class SinkProcess:
                 str(self.port),
                 "--dir",
                 str(self.directory),
+                "--reply-delay-ms",
+                str(self.reply_delay_ms),
+                "--stats-file",
+                str(self.stats_file),
+                *([] if self.pipelining else ["--no-pipelining"]),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -111,6 +128,22 @@ class SinkProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def stats(self) -> dict:
+        """The sink's counters (scripts/smtp_sink.py's stats()): round_trips,
+        connections, max_connections, messages; final after ``__exit__``."""
+        try:
+            return json.loads(self.stats_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def message_ids(self) -> list:
+        """Message-Id of every message stored, in arrival order (duplicates kept)."""
+        index = self.directory / "index.jsonl"
+        if not index.exists():
+            return []
+        with open(index, encoding="utf-8") as fh:
+            return [json.loads(line)["message_id"] for line in fh if line.strip()]
+
     def received(self) -> int:
         index = self.directory / "index.jsonl"
         if not index.exists():
@@ -119,8 +152,11 @@ class SinkProcess:
             return sum(1 for _ in fh)
 
 
-def queue_mails(db: str, sink: SinkProcess, count: int, senders: int, tag: str, lanes: int = 1) -> None:
-    """Queue ``count`` emails in ``db`` (queue_worker.py queue), sent to ``sink``."""
+def queue_mails(
+    db: str, sink: SinkProcess, count: int, senders: int, tag: str, lanes: int = 1, smtp_connections: int = 0
+) -> None:
+    """Queue ``count`` emails in ``db`` (queue_worker.py queue), sent to ``sink``;
+    ``smtp_connections``: the mail server's Connections (ours, when it has the field)."""
     run_worker(
         "queue_worker.py",
         "queue",
@@ -135,22 +171,31 @@ def queue_mails(db: str, sink: SinkProcess, count: int, senders: int, tag: str, 
         "--senders",
         str(senders),
         *(["--lanes", str(lanes)] if lanes > 1 else []),
+        *(["--smtp-connections", str(smtp_connections)] if smtp_connections else []),
         log_name=f"queue-{tag}",
     )
 
 
 def drain_once(
-    side: str, run: str, count: int, senders: int | None = None, keep_queries: bool = False
+    side: str,
+    run: str,
+    count: int,
+    senders: int | None = None,
+    keep_queries: bool = False,
+    reply_delay_ms: float = 0,
+    smtp_connections: int = 0,
 ) -> tuple[dict, Path]:
-    """Queue ``count`` emails in a fresh database of ``side`` and send them all."""
+    """Queue ``count`` emails in a fresh database of ``side`` and send them all,
+    to a sink answering with ``reply_delay_ms`` of round trip (see SinkProcess).
+    The result has the sink's ``smtp_stats`` (round trips, connections)."""
     senders = senders or int(os.environ.get("BENCH_QUEUE_SENDERS", "20"))
     tag = f"{side}-{run}"
     db = f"{env_setting('BENCH_PREFIX')}q_{side}_{run}"
     mailbox = out_dir() / f"mailbox-{tag}"
     createdb_from(template_db(side), db)
     try:
-        with SinkProcess(mailbox) as sink:
-            queue_mails(db, sink, count, senders, tag)
+        with SinkProcess(mailbox, reply_delay_ms=reply_delay_ms) as sink:
+            queue_mails(db, sink, count, senders, tag, smtp_connections=smtp_connections)
             args = ["drain", "--db", db] + (["--keep-queries"] if keep_queries else [])
             result = run_worker("queue_worker.py", *args, log_name=f"drain-{tag}")
             # the sink may still be writing the last message when the worker exits
@@ -158,6 +203,10 @@ def drain_once(
             while sink.received() < result["sent"] and time.monotonic() < deadline:
                 time.sleep(0.1)
             result["smtp_received"] = sink.received()
+            ids = sink.message_ids()
+        result["smtp_stats"] = sink.stats()
+        result["smtp_duplicates"] = len(ids) - len(set(ids))
+        result["reply_delay_ms"] = reply_delay_ms
         if result["smtp_received"] != result["sent"] or result["sent"] != count:
             raise RuntimeError(
                 f"{side} run {run}: queued {count}, Odoo reports {result['sent']} sent, "

@@ -1,12 +1,15 @@
 """Odoo side of the queue throughput benchmark (driven by queue_bench.py).
 
     queue_worker.py queue --db DB --count N --port P --batch B [--senders S] [--auto-delete]
+                          [--smtp-connections C]
         Queue N emails the way Odoo's composer does (mail.mail created through
         the ORM as superuser, written by one of S authors, 20 by default, each
         sending from their own address): a 2 KB HTML body, one recipient in
         email_to. Points the "Bench SMTP sink" mail server at 127.0.0.1:P and
         sets mail.mail.queue.batch.size to B (how many emails one run of the
-        queue cron sends), the same in both setups.
+        queue cron sends), the same in both setups. --smtp-connections C sets
+        the server's Connections (and recruitment_mail.smtp_connections) when
+        the add-on has that field; stock has none and ignores it.
 
     queue_worker.py drain --db DB [--keep-queries] [--lane K]
         Run the queue cron (mail.ir_cron_mail_scheduler_action, through
@@ -57,6 +60,11 @@ def cmd_queue(args):
         server = env["ir.mail_server"].search([("name", "=", MAIL_SERVER_NAME)])
         server.write({"smtp_host": "127.0.0.1", "smtp_port": args.port})
         env["ir.config_parameter"].set_param("mail.mail.queue.batch.size", str(args.batch))
+        if args.smtp_connections:
+            # recruitment_mail's Connections of a mail server (issue #16), when this version has it
+            if "smtp_connections" in server.fields_get(["smtp_connections"]):
+                server.write({"smtp_connections": args.smtp_connections})
+                env["ir.config_parameter"].set_param("recruitment_mail.smtp_connections", str(args.smtp_connections))
         if args.lanes > 1:
             # Settings > Parallel sending (recruitment_mail only)
             env["ir.config_parameter"].set_param("recruitment_mail.sending_lanes", str(args.lanes))
@@ -174,6 +182,12 @@ def main():
         "--auto-delete", action="store_true", help="queue mail with auto_delete set (stock deletes it once sent)"
     )
     queue.add_argument("--lanes", type=int, default=1, help="recruitment_mail's sending lanes (Settings)")
+    queue.add_argument(
+        "--smtp-connections",
+        type=int,
+        default=0,
+        help="SMTP connections per queue run to the mail server (recruitment_mail's field; ignored without it)",
+    )
     drain = sub.add_parser("drain")
     drain.add_argument("--keep-queries", action="store_true")
     drain.add_argument("--lane", type=int, help="run this sending lane's cron (recruitment_mail)")

@@ -298,6 +298,38 @@ def breakdown_table(queue):
     return rows
 
 
+# --- provider far away (provider_bench.py) ----------------------------------------------------
+
+
+def provider_table(data):
+    """Emails/s and round trips per email through the sink at each reply delay."""
+    rows = [
+        f"Sending through a provider far away (the SMTP sink delays the reply ending each turn; "
+        f"{data['mails']:,} emails per run unless the row says fewer; pipelined: send_envelopes, "
+        f"batches of {data['batch']}):",
+        "",
+        "| Round trip | Client | Connections | Emails | Emails/s | Round trips / email | Duplicates | Lost |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    names = {"floor": "smtplib sendmail, one by one (the floor)", "pipelined": "smtp_pipeline (RFC 2920)"}
+    for run in data["runs"]:
+        rows.append(
+            f"| {fmt(run['delay_ms'], 0)} ms | {names.get(run['mode'], run['mode'])} | {run['connections']} | "
+            f"{run['mails']:,} | {fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
+            f"{run['duplicates']} | {run['lost']} |"
+        )
+    for delay, sides in (data.get("odoo") or {}).items():
+        for side, run in sides.items():
+            connections = run.get("smtp_connections") or 1
+            note = " (stock measured on fewer emails: its rate)" if side == "stock" else ""
+            rows.append(
+                f"| {delay} ms | Odoo queue, {side}{note} | {connections} | {run['mails']:,} | "
+                f"{fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
+                f"{run.get('duplicates', '—')} | |"
+            )
+    return rows
+
+
 def table():
     info = load("sysinfo.json") or {}
     queue = load("queue.json")
@@ -344,6 +376,9 @@ def table():
                 lines.append(f"- `{definition};` — {idx['bytes'] / 1024 / 1024:.1f} MB")
     if queue:
         lines += [""] + breakdown_table(queue)
+    provider = load("provider.json")
+    if provider:
+        lines += [""] + provider_table(provider)
     text = "\n".join(lines) + "\n"
     (out_dir() / "report.md").write_text(text)
     sys.stdout.write(text)

@@ -7,7 +7,10 @@
 #      SQL statements and commits per email, peak RSS (bench/queue_bench.py);
 #   2. lists at N = 100,000 and 1,000,000 emails: Outbox, Sent items, Email tab,
 #      the cron's look for due mail, with EXPLAIN and the add-on's index sizes
-#      (bench/lists_bench.py).
+#      (bench/lists_bench.py);
+#   3. a provider far away: emails/s and round trips per email with the SMTP
+#      server's replies delayed (smtplib one by one vs. recruitment_mail's
+#      pipelined sending, 1 and 8 connections; bench/provider_bench.py).
 #
 # Settings (environment or `make bench VAR=value`):
 #   BENCH_PARTS           what to run                        ("queue lists")
@@ -21,6 +24,12 @@
 #   BENCH_QUEUE_LANES     ours' sending lanes in the parallel run (the number of CPUs; 1 skips it)
 #   BENCH_BREAKDOWN_MAILS emails drained with every query logged (100)
 #   BENCH_REPEAT          timed calls per list (median)      (10)
+#   BENCH_PROVIDER        0 skips part 3                     (1)
+#   BENCH_PROVIDER_DELAYS round trips in ms                  ("0,50")
+#   BENCH_PROVIDER_MAILS  emails per provider run            (10000)
+#   BENCH_PROVIDER_MAX_S  longer runs are made on fewer emails (600)
+#   BENCH_PROVIDER_ODOO   1: also stock's and ours' queues at each delay (0)
+#   BENCH_PROVIDER_STOCK_MAILS emails of stock's queue run there (1000)
 #   KEEP                  1: keep the rm_bench_* databases afterwards
 #
 # Results: var/bench/<date>/ (report.md, JSON, EXPLAIN plans, logs);
@@ -111,6 +120,7 @@ for part in $BENCH_PARTS; do
         *) die "unknown BENCH_PARTS entry '$part' (queue, lists)" ;;
     esac
 done
+if [ "${BENCH_PROVIDER:-1}" != "0" ]; then "$PYTHON" bench/provider_bench.py; fi
 
 "$PYTHON" bench/report.py table
 log "report: ${BENCH_OUT#"$REPO_ROOT"/}/report.md"
