@@ -91,7 +91,7 @@ class RecruitmentMailAboutMixin(models.AbstractModel):
 
     def _contact_mail_action(self):
         """The list the smart button opens: the emails of the tab, all of them."""
-        action = self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.action_contact_mail")
+        action = self.env["ir.actions.actions"]._for_xml_id("recruitment_mail.mail_mail_action_contact")
         action["domain"] = self._contact_mail_domain()
         action["context"] = {}
         action["display_name"] = self.env._("Emails: %(name)s", name=self.display_name)

@@ -115,11 +115,11 @@ class OutboxCase(TransactionCase, MockSmtplibCase):
 
     def outbox(self, user, *filters):
         """The Outbox as ``user`` sees it, with search filters switched on by name."""
-        action = self.env.ref("recruitment_mail.action_outbox")
+        action = self.env.ref("recruitment_mail.mail_mail_action_outbox")
         return self._action_records(action, user, filters)
 
     def sent_items(self, user, *filters):
-        action = self.env.ref("recruitment_mail.action_sent_items")
+        action = self.env.ref("recruitment_mail.mail_mail_action_sent")
         return self._action_records(action, user, filters)
 
     def _action_records(self, action, user, filters):

@@ -453,7 +453,9 @@ class TestQueueRunEndsInTime(OutboxCase):
 class TestRetryWaitingForm(OutboxCase):
     def visible_buttons(self, mail, user):
         """The header buttons of the email's form that ``user`` sees."""
-        arch = mail.with_user(user).get_views([(self.env.ref("recruitment_mail.view_mail_outbox_form").id, "form")])
+        arch = mail.with_user(user).get_views(
+            [(self.env.ref("recruitment_mail.mail_mail_view_form_outbox").id, "form")]
+        )
         root = etree.fromstring(arch["views"]["form"]["arch"])
         values = mail.with_user(user).read(["state", "outbox_status", "next_attempt_date", "failure_type"])[0]
         return [

@@ -56,7 +56,7 @@ class TestOutboxStatus(OutboxCase):
         Mail = self.env["mail.mail"].with_user(self.recruiter)
         listed = Mail.search([("id", "in", (first | second).ids)], order=None)
         # the list view's default order
-        arch = self.env.ref("recruitment_mail.view_mail_outbox_list").arch
+        arch = self.env.ref("recruitment_mail.mail_mail_view_tree_outbox").arch
         self.assertIn('default_order="id desc"', arch)
         self.assertEqual(Mail.search([("id", "in", listed.ids)], order="id desc")[0], second)
         with self.smtp():

@@ -108,7 +108,7 @@ class TestSentItems(OutboxCase):
         mine = self.queue_mail(user=self.officer, subject="Mine")
         colleagues = self.queue_mail(user=self.colleague, subject="Colleague's")
         self.run_cron()
-        action = self.env.ref("recruitment_mail.action_sent_items")
+        action = self.env.ref("recruitment_mail.mail_mail_action_sent")
         self.assertIn("'search_default_my_mail': 1", action.context)
         self.assertEqual(self.sent_items(self.officer, "my_mail") & (mine | colleagues), mine)
         self.assertEqual(
@@ -123,7 +123,7 @@ class TestSentItems(OutboxCase):
         with freeze_time(fields.Datetime.now() + timedelta(minutes=5)):
             second = self.queue_mail(subject="second")
             self.run_cron()
-        arch = self.env.ref("recruitment_mail.view_mail_sent_list").arch
+        arch = self.env.ref("recruitment_mail.mail_mail_view_tree_sent").arch
         self.assertIn('default_order="date_sent desc, id desc"', arch)
         listed = self.env["mail.mail"].search([("id", "in", (first | second).ids)], order="date_sent desc, id desc")
         self.assertEqual(listed.mapped("subject"), ["second", "first"])
