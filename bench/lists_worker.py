@@ -109,12 +109,12 @@ def scenarios_ours(env, uid, hot_contact):
     """[(key, title, call)] for ours, as user ``uid``."""
     user_env = env(user=uid, context=web_context(env, uid, {"search_default_my_mail": 1}))
     Mail = user_env["mail.mail"]
-    mine = search_filter(env, "mail.mail", "recruitment_mail.view_mail_outbox_search", "my_mail", uid)
-    outbox = action_domain(env, "recruitment_mail.action_outbox")
-    sent = action_domain(env, "recruitment_mail.action_sent_items")
-    outbox_spec, outbox_order = list_call(env, "mail.mail", "recruitment_mail.view_mail_outbox_list")
-    sent_spec, sent_order = list_call(env, "mail.mail", "recruitment_mail.view_mail_sent_list")
-    tab_spec, tab_order = list_call(env, "mail.mail", "recruitment_mail.view_mail_contact_list")
+    mine = search_filter(env, "mail.mail", "recruitment_mail.mail_mail_view_search_outbox", "my_mail", uid)
+    outbox = action_domain(env, "recruitment_mail.mail_mail_action_outbox")
+    sent = action_domain(env, "recruitment_mail.mail_mail_action_sent")
+    outbox_spec, outbox_order = list_call(env, "mail.mail", "recruitment_mail.mail_mail_view_tree_outbox")
+    sent_spec, sent_order = list_call(env, "mail.mail", "recruitment_mail.mail_mail_view_tree_sent")
+    tab_spec, tab_order = list_call(env, "mail.mail", "recruitment_mail.mail_mail_view_tree_contact")
     partner = user_env["res.partner"].browse(hot_contact)
 
     def email_tab():
@@ -126,7 +126,7 @@ def scenarios_ours(env, uid, hot_contact):
                     "fields": tab_spec,
                     "limit": X2MANY_LIMIT,
                     "order": tab_order,
-                    "context": {"list_view_ref": "recruitment_mail.view_mail_contact_list"},
+                    "context": {"list_view_ref": "recruitment_mail.mail_mail_view_tree_contact"},
                 },
                 "contact_mail_count_label": {},
             }

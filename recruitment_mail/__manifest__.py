@@ -2,7 +2,7 @@
 {
     "name": "Recruitment Mail",
     "summary": "Outbox and Sent items for a recruitment agency's outgoing email",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Human Resources/Recruitment",
     "author": "recruitment_mail developers",
     "license": "LGPL-3",
@@ -34,6 +34,7 @@
         "demo/recruitment_mail_demo.xml",
     ],
     "application": True,
+    "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
 }

@@ -366,6 +366,8 @@ def _reset_smtp_server():
         sink.fail_data = None
         sink.data_delay = 0.0
         sink.reject_replies.clear()
+        sink.reply_delay = 0.0
+        sink.pipelining = True
         sink.start()
     yield
 

@@ -3,6 +3,12 @@ from . import ir_mail_server
 from . import ir_module_module
 from . import mail_about_mixin
 from . import mail_mail
+from . import mail_mail_queue
+from . import mail_mail_recipients
+from . import mail_mail_outcome
+from . import mail_mail_send
+from . import mail_mail_deliver
+from . import mail_mail_send_pipelined
 from . import mail_mail_access
 from . import mail_message
 from . import mail_notification

@@ -11,13 +11,24 @@ import tempfile
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.translate import LazyTranslate
 
 from odoo.addons.base.models import ir_mail_server as base_ir_mail_server
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
+from ..tools.delivery import FailedConnection
+from ..tools.smtp_errors import (
+    ClassifiedDeliveryError,
+    delivery_failure,
+    describe_error,
+    is_permanent_connection_error,
+    smtp_reply,
+)
+
 _logger = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 16  # connections one queue run opens to one server, at most
 _lt = LazyTranslate(__name__)
 
 # --- Verifying the server's certificate ---------------------------------------
@@ -99,21 +110,6 @@ CERTIFICATE_PROBLEMS = {
 }
 
 
-def smtp_reply(exc):
-    """'550 5.1.1 User unknown' from an smtplib exception carrying a reply."""
-    text = exc.smtp_error
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return f"{exc.smtp_code} {' '.join(str(text).split())}".strip()
-
-
-def describe_error(exc):
-    """A one-line, human description of a network or SMTP error."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or exc.__class__.__name__
-
-
 class IrMailServer(models.Model):
     _inherit = "ir.mail_server"
 
@@ -123,6 +119,13 @@ class IrMailServer(models.Model):
         "the limit waits in the Outbox for the next minute; it counts no failed attempt.",
     )
     max_per_hour = fields.Integer("Emails per hour", help="The most this server accepts per hour (0: no limit).")
+    smtp_connections = fields.Integer(
+        "Connections",
+        default=1,
+        help="How many SMTP connections one run of the email queue opens to this server at once. "
+        "A provider far away answers every command after a network round trip: several connections "
+        "send side by side. Stay within what the provider allows (often 2 to 10).",
+    )
     smtp_verify_certificate = fields.Boolean(
         "Verify the server's certificate",
         compute="_compute_smtp_verify_certificate",
@@ -140,23 +143,11 @@ class IrMailServer(models.Model):
         for server in self:
             server.smtp_verify_certificate = not is_loopback_host(server.smtp_host)
 
-    # The queue works out the company's default sender and bounce addresses
-    # once for a chunk of mails (mail.mail._build_outgoing) instead of once
-    # per message: after each commit, reading them means reading the user
-    # and the company again.
-    @api.model
-    def _get_default_bounce_address(self):
-        defaults = self.env.context.get("recruitment_mail_defaults")
-        if defaults is not None:
-            return defaults["bounce"]
-        return super()._get_default_bounce_address()
-
-    @api.model
-    def _get_default_from_address(self):
-        defaults = self.env.context.get("recruitment_mail_defaults")
-        if defaults is not None:
-            return defaults["from"]
-        return super()._get_default_from_address()
+    @api.constrains("smtp_connections")
+    def _check_smtp_connections(self):
+        for server in self:
+            if not 1 <= server.smtp_connections <= MAX_CONNECTIONS:
+                raise ValidationError(self.env._("Connections: from 1 to %(max)s.", max=MAX_CONNECTIONS))
 
     def _sending_capacity(self, lane=1, lanes=1):
         """How many more emails this server may be handed now, or None when
@@ -205,9 +196,6 @@ class IrMailServer(models.Model):
         mail_server_id=None,
         allow_archived=False,
     ):
-        connection = self.env.context.get("recruitment_mail_connection")
-        if connection is not None:
-            connection["mail_server_id"] = self._server_to_use(mail_server_id, host, smtp_from).id
         tls = _TLS_CONTEXT.set(functools.partial(self._tls_context_for, mail_server_id, host, smtp_from))
         try:
             return super().connect(
@@ -226,14 +214,16 @@ class IrMailServer(models.Model):
         except Exception as exc:
             if not self.env.context.get("recruitment_mail_sending"):
                 raise
+            # mail.mail.send(): the failure is handed to _send, which records
+            # it on the mails of this session (mail.mail._fail_connection)
             message = self._connection_failure_message(exc, mail_server_id, host, port, smtp_from)
             _logger.warning("Outbox: %s", message)
-            if connection is not None:
-                # a refused login (5xx) or a refused certificate will not mend by waiting
-                connection["permanent"] = isinstance(exc, ssl.SSLCertVerificationError) or (
-                    isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
-                )
-            raise UserError(message) from exc
+            return FailedConnection(
+                error=UserError(message),
+                message=message,
+                mail_server_id=self._server_to_use(mail_server_id, host, smtp_from).id or None,
+                permanent=is_permanent_connection_error(exc),
+            )
         finally:
             _TLS_CONTEXT.reset(tls)
 
@@ -340,14 +330,10 @@ class IrMailServer(models.Model):
             )
         except MailDeliveryException as exc:
             cause = exc.__cause__ or exc.__context__
-            explained = self._delivery_failure_message(cause) if cause else None
-            if not explained:
+            failure = delivery_failure(cause, self.env._) if cause else None
+            if not failure:
                 raise
-            failure_type, text, temporary = explained
-            report = self.env.context.get("recruitment_mail_report")
-            if report is not None:
-                report.update(failure_type=failure_type, temporary=temporary)
-            raise MailDeliveryException(text) from cause
+            raise ClassifiedDeliveryError(failure) from cause
 
     def _prepare_email_message(self, message, smtp_session):
         try:
@@ -363,68 +349,10 @@ class IrMailServer(models.Model):
         (mail_tracking's) swallowed it and returned False."""
         if isinstance(cause, (AssertionError, smtplib.SMTPServerDisconnected)):
             return cause  # stock raises them as they are
-        explained = self._delivery_failure_message(cause)
-        if explained:
-            failure_type, text, temporary = explained
-            report = self.env.context.get("recruitment_mail_report")
-            if report is not None:
-                report.update(failure_type=failure_type, temporary=temporary)
-            error = MailDeliveryException(text)
+        failure = delivery_failure(cause, self.env._)
+        if failure:
+            error = ClassifiedDeliveryError(failure)
         else:
             error = MailDeliveryException(self.env._("Mail Delivery Failed"), tools.exception_to_unicode(cause))
         error.__cause__ = cause
         return error
-
-    def _delivery_failure_message(self, exc):
-        """(failure type, message, temporary) for the SMTP server's answer to
-        one email: the server's own code and words, and which address it
-        refused. 4xx replies and lost connections are temporary (try again
-        later); 5xx replies are permanent."""
-        if isinstance(exc, smtplib.SMTPRecipientsRefused):
-            refused = "; ".join(
-                f"{address}: {smtp_reply(smtplib.SMTPResponseException(code, text))}"
-                for address, (code, text) in exc.recipients.items()
-            )
-            temporary = all(400 <= code < 500 for code, _text in exc.recipients.values())
-            return (
-                "mail_rejected",
-                self.env._("The mail server refused the recipient %(refused)s", refused=refused),
-                temporary,
-            )
-        if isinstance(exc, smtplib.SMTPSenderRefused):
-            return (
-                "mail_rejected",
-                self.env._(
-                    "The mail server refused the sender %(sender)s: %(reply)s",
-                    sender=exc.sender,
-                    reply=smtp_reply(exc),
-                ),
-                400 <= exc.smtp_code < 500,
-            )
-        if isinstance(exc, smtplib.SMTPResponseException):
-            return (
-                "mail_rejected",
-                self.env._("The mail server rejected the email: %(reply)s", reply=smtp_reply(exc)),
-                400 <= exc.smtp_code < 500,
-            )
-        if isinstance(exc, smtplib.SMTPNotSupportedError):
-            return (
-                "mail_email_invalid",
-                self.env._(
-                    "The mail server does not accept this email: %(error)s. Addresses with non-ASCII "
-                    "characters before the @ need a server that supports SMTPUTF8.",
-                    error=describe_error(exc),
-                ),
-                False,
-            )
-        if isinstance(exc, (OSError, smtplib.SMTPException)):
-            return (
-                "mail_smtp",
-                self.env._(
-                    "The connection to the mail server failed while sending: %(error)s. "
-                    "Check the SMTP settings if this happens again.",
-                    error=describe_error(exc),
-                ),
-                True,
-            )
-        return None

@@ -6,7 +6,7 @@ import psycopg2
 
 from odoo import models
 
-from .mail_mail import MODULE_OPERATION_LOCK
+from .mail_mail_queue import MODULE_OPERATION_LOCK
 
 _logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .mail_mail import MAX_SENDING_LANES
+from .mail_mail_outcome import MAX_ATTEMPTS, RETRY_DELAYS
+from .mail_mail_queue import MAX_SENDING_LANES, RETENTION_DAYS
 
 
 class ResConfigSettings(models.TransientModel):
@@ -11,20 +12,20 @@ class ResConfigSettings(models.TransientModel):
     recruitment_mail_retention_days = fields.Integer(
         "Keep sent email for (days)",
         config_parameter="recruitment_mail.retention_days",
-        default=365,
+        default=RETENTION_DAYS,
         help="Sent email older than this is deleted every night. 0 keeps it forever.",
     )
     recruitment_mail_max_attempts = fields.Integer(
         "Attempts before an email fails",
         config_parameter="recruitment_mail.max_attempts",
-        default=5,
+        default=MAX_ATTEMPTS,
         help="After a temporary failure (server busy or unreachable) an email is tried again, up to "
         "this many attempts in all; then it is Failed.",
     )
     recruitment_mail_retry_delays = fields.Char(
         "Wait between attempts (minutes)",
         config_parameter="recruitment_mail.retry_delays",
-        default="1, 5, 15, 60, 240",
+        default=RETRY_DELAYS,
         help="Minutes to wait after the first, second, ... failed attempt; the last value repeats.",
     )
     recruitment_mail_job_email_interval_days = fields.Integer(

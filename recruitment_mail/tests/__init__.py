@@ -10,3 +10,4 @@ from . import test_scheduled_email
 from . import test_sent_items
 from . import test_ui_tours
 from . import test_smtp_pipeline
+from . import test_stock_send

@@ -288,7 +288,7 @@ class TestSendingChunks(OutboxCase):
         mails = self.env["mail.mail"]
         for n in range(7):
             mails |= self.queue_mail(subject=f"Batch {n}", email_to=f"candidate{n}@example.com")
-        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK", 3), self.smtp():
+        with patch("odoo.addons.recruitment_mail.models.mail_mail_send.SEND_CHUNK", 3), self.smtp():
             mails.send()
         self.env.invalidate_all()
         self.assertEqual(self.delivered_to(), [f"candidate{n}@example.com" for n in range(7)])
@@ -305,12 +305,12 @@ class TestSendingChunks(OutboxCase):
                 subject=f"CV {n}", email_to=f"client{n}@example.com", attachment_ids=[(4, attachment.id)]
             )
         mails.flush_recordset()
-        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK_BYTES", 4000):
+        with patch("odoo.addons.recruitment_mail.models.mail_mail_send.SEND_CHUNK_BYTES", 4000):
             outgoing, left = mails._build_outgoing()
         # the first one exceeds the budget on its own: it goes alone, the rest wait
         self.assertEqual(list(outgoing), mails[:1].ids)
         self.assertEqual(left, mails[1:].ids)
-        with patch("odoo.addons.recruitment_mail.models.mail_mail.SEND_CHUNK_BYTES", 4000), self.smtp():
+        with patch("odoo.addons.recruitment_mail.models.mail_mail_send.SEND_CHUNK_BYTES", 4000), self.smtp():
             mails.send()
         self.assertEqual(self.delivered_to(), [f"client{n}@example.com" for n in range(3)])
         self.assertTrue(all("cv.pdf" in email["message"] for email in self.emails))
@@ -404,7 +404,7 @@ class TestQueueRunEndsInTime(OutboxCase):
 
         fake_time = type("FakeTime", (), {"time": staticmethod(lambda: clock[0]), "monotonic": time.monotonic})
         with (
-            patch("odoo.addons.recruitment_mail.models.mail_mail.time", fake_time),
+            patch("odoo.addons.recruitment_mail.models.mail_mail_queue.time", fake_time),
             patch.object(IrMailServer, "send_email", timed_send),
         ):
             self.run_cron()
@@ -440,7 +440,7 @@ class TestQueueRunEndsInTime(OutboxCase):
 
     def test_a_run_ends_within_half_of_the_cron_time_limit(self):
         Mail = self.env["mail.mail"]
-        with patch("odoo.addons.recruitment_mail.models.mail_mail.time.time", return_value=1000.0):
+        with patch("odoo.addons.recruitment_mail.models.mail_mail_queue.time.time", return_value=1000.0):
             with patch.dict(config.options, {"limit_time_real_cron": 40}):
                 self.assertEqual(Mail._queue_run_deadline(), 1020.0)
             with patch.dict(config.options, {"limit_time_real_cron": -1, "limit_time_real": 300}):

@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo.tests import Form, tagged
 
+from ..hooks import backfill
 from .common import OutboxCase
 
 
@@ -188,7 +189,7 @@ class TestEmailTab(OutboxCase):
         self.env.invalidate_all()
         self.assertFalse(mail.job_id)
 
-        self.env["mail.mail"]._backfill(batch_size=1)
+        backfill(self.env, batch_size=1)
         self.assertEqual(mail.job_id, self.job)
         self.assertEqual(mail.contact_ids, self.anna_partner)
         self.assertEqual(mail.outbox_status, "sent")

@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.mail_mail import success_notification
+from ..tools.notifications import success_notification
 
 DEFAULT_INTERVAL_DAYS = 30
 

@@ -4,7 +4,7 @@ from collections import Counter
 from odoo import fields, models
 from odoo.tools.translate import LazyTranslate
 
-from ..models.mail_mail import success_notification
+from ..tools.notifications import success_notification
 
 _lt = LazyTranslate(__name__)
 

@@ -5,7 +5,9 @@
     "version": "18.0.1.0.0",
     "author": "recruitment_mail developers",
     "license": "LGPL-3",
-    "depends": ["recruitment_mail"],
+    # Not on recruitment_mail: loaded before it, as mail_tracking is, so that
+    # its _send override sits below the add-on's class in the MRO.
+    "depends": ["mail"],
     "data": ["security/ir.model.access.csv"],
     "installable": True,
 }

@@ -1,0 +1,242 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
+"""Sending through several SMTP connections at once, with PIPELINING.
+
+A provider answers each SMTP command after a network round trip (30-100 ms),
+which one connection spends waiting. A queue run may open up to
+``smtp_connections`` sessions to a server (its field, or the parameter
+recruitment_mail.smtp_connections for the server of Odoo's configuration
+file): its own thread still claims, builds and records every mail (the ORM
+is not thread-safe), and hands each mail's messages to a sender thread
+(tools/smtp_senders.py) that talks SMTP, pipelined when the server offers it.
+
+Each message still goes through ir.mail_server.send_email, which prepares it
+(envelope, headers) and hands it to a capturing session instead of the
+network; used only where no other module overrides send_email (one that
+does, e.g. mail_tracking, expects the message sent when it returns), outside
+Odoo's test mode, and not for a send that must raise (raise_exception).
+"""
+
+import logging
+import queue
+import smtplib
+from smtplib import SMTP  # the class itself: tests may patch smtplib.SMTP with a double
+
+from odoo import models, modules
+
+from ..tools.delivery import FailedConnection
+from ..tools.smtp_errors import describe_error, refused_recipients
+from ..tools.smtp_pipeline import Outcome, envelope_for
+from ..tools.smtp_senders import SenderThread
+from .ir_mail_server import MAX_CONNECTIONS
+
+_logger = logging.getLogger(__name__)
+
+AHEAD = 2  # mails waiting on each sender, so that it never waits for the run
+SEND_EMAIL_OWNERS = {"base", "recruitment_mail"}  # modules whose send_email keeps the message as handed
+
+
+class CapturingSession:
+    """What send_email gets instead of the SMTP session: it keeps the
+    envelope send_email would have handed to the server."""
+
+    def __init__(self, session):
+        self._session = session
+        self.envelopes = []
+
+    def send_message(self, msg, from_addr=None, to_addrs=None, mail_options=(), rcpt_options=()):
+        smtp = getattr(self._session, "__obj__", self._session)
+        self.envelopes.append(envelope_for(smtp, msg, from_addr, to_addrs, mail_options, rcpt_options))
+        return {}
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+class MailMail(models.Model):
+    _inherit = "mail.mail"
+
+    def _pipelined_sessions(self, smtp_session, mail_server, raise_exception):
+        """The SMTP sessions to send these mails through at once, the given
+        one first; None to send them one by one through send_email."""
+        raw = getattr(smtp_session, "__obj__", None)
+        if raise_exception or modules.module.current_test or not isinstance(raw, SMTP):
+            return None
+        if not self._send_email_keeps_the_message():
+            return None
+        if mail_server:
+            wanted = mail_server.smtp_connections
+        else:
+            param = self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.smtp_connections", "1")
+            wanted = int(param) if str(param).isdigit() else 1
+        wanted = min(max(wanted, 1), MAX_CONNECTIONS)
+        if wanted == 1 and not raw.has_extn("pipelining"):
+            return None
+        sessions = [smtp_session]
+        IrMailServer = self.env["ir.mail_server"].with_context(recruitment_mail_sending=True)
+        for _number in range(wanted - 1):
+            extra = IrMailServer.connect(
+                mail_server_id=mail_server.id if mail_server else None, smtp_from=smtp_session.smtp_from
+            )
+            if isinstance(extra, FailedConnection):
+                _logger.info("Sending with %s connection(s): %s", len(sessions), extra.message)
+                break
+            sessions.append(extra)
+        return sessions
+
+    def _send_email_keeps_the_message(self):
+        """Whether every override of ir.mail_server.send_email is stock's or the add-on's."""
+        owners = {
+            cls.__module__.split(".")[2]
+            for cls in type(self.env["ir.mail_server"]).__mro__
+            if "send_email" in vars(cls) and cls.__module__.startswith("odoo.addons.")
+        }
+        return owners <= SEND_EMAIL_OWNERS
+
+    def _send_pipelined(self, sessions, send_args):
+        """_send_claimed's loop with the SMTP conversations in sender threads:
+        claim and build a chunk, capture each mail's messages and give them to
+        the least busy sender, record each mail's outcome as its sender
+        reports it, and commit it before that sender sends its next mail."""
+        results = queue.Queue()
+        senders = [
+            SenderThread(getattr(session, "__obj__", session), results, name=f"recruitment_mail-smtp-{number}")
+            for number, session in enumerate(sessions, 1)
+        ]
+        for sender in senders:
+            sender.start()
+        waiting = {}  # mail id -> (built, captured) while its sender has it
+        pending = list(self.ids)
+        outgoing = {}
+        stop = False
+        try:
+            while True:
+                # keep every live sender a few mails ahead
+                while not stop:
+                    live = [sender for sender in senders if sender.lost is None and sender.assigned < AHEAD]
+                    if not live:
+                        break
+                    if not outgoing:
+                        if not pending:
+                            break
+                        outgoing, pending = self.browse(pending)._build_outgoing(
+                            **send_args["build_args"], auto_commit=send_args["auto_commit"]
+                        )
+                        self._commit_built(send_args["auto_commit"])
+                        continue
+                    if self._queue_run_must_stop():
+                        stop = True
+                        break
+                    mail_id = next(iter(outgoing))
+                    built = outgoing.pop(mail_id)
+                    captured = self.browse(mail_id)._capture(built, sessions[0], send_args)
+                    if captured is None:
+                        continue  # recorded already (nothing to hand over), or not ours
+                    built, envelopes = captured
+                    sender = min(live, key=lambda s: s.assigned)
+                    waiting[mail_id] = built
+                    sender.put(mail_id, envelopes)
+                if not waiting:
+                    break
+                sender, mail_id, outcomes = results.get()
+                sender.assigned -= 1
+                built = waiting.pop(mail_id)
+                try:
+                    self.browse(mail_id)._record_pipelined(built, outcomes, send_args)
+                finally:
+                    sender.acknowledge()
+        finally:
+            for sender in senders:
+                sender.finish()
+            for sender in senders:
+                sender.join(timeout=60)
+            for session in sessions[1:]:
+                try:
+                    session.quit()
+                except (smtplib.SMTPException, OSError):
+                    _logger.info("Ignoring an error while closing an extra SMTP session")
+        left = list(outgoing) + pending
+        if left:
+            self.browse(left)._trigger_queue()
+        return True
+
+    def _commit_built(self, auto_commit):
+        if auto_commit is True:
+            # what building created must not vanish in a rollback below
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+
+    def _capture(self, built, session, send_args):
+        """Claim this mail and have send_email prepare its messages; return
+        (built, envelopes) to hand to a sender, or None when its outcome is
+        recorded already (nothing to send) or it is not ours to send."""
+        built = self._claimed_and_current(built, send_args)
+        if built is None:
+            return None
+        if built.problem:
+            self._record_problem(built, send_args)
+            return None
+        capturing = CapturingSession(session)
+        results = []
+        for message, _partner, _email_to, server_context in built.emails:
+            before = len(capturing.envelopes)
+            try:
+                outcome = self._hand_over(built, message, server_context, capturing)
+            except Exception as exc:  # noqa: BLE001  # recorded as stock would, when the others are done
+                outcome = exc
+            results.append((outcome, capturing.envelopes[before:]))
+        envelopes = []
+        for position, (_result, captured) in enumerate(results):
+            for envelope in captured:
+                envelope.key = position
+                envelopes.append(envelope)
+        built.captured = results
+        if not envelopes:
+            self._record_pipelined(built, [], send_args)
+            return None
+        return built, envelopes
+
+    def _record_pipelined(self, built, outcomes, send_args):
+        """Record what the server answered for this mail's messages, as
+        _deliver does for a mail sent through send_email: ``outcomes`` are
+        the sender's (smtp_pipeline.Outcome, keyed by message position), []
+        when its connection was gone before the mail's turn (then it is not
+        attempted: it waits for the next run), an exception when the sender
+        itself failed."""
+        if isinstance(outcomes, Exception):
+            _logger.error("Email %s: the SMTP sender failed: %s", self.id, outcomes)
+            outcomes = [
+                Outcome(position, [], {}, smtplib.SMTPServerDisconnected(str(outcomes)))
+                for position in range(len(built.emails))
+            ]
+        elif not outcomes and any(envelopes for _result, envelopes in built.captured):
+            self._release_claims()
+            self._commit_built(send_args["auto_commit"])
+            return
+        by_position = {}
+        for outcome in outcomes:
+            by_position.setdefault(outcome.key, []).append(outcome)
+        IrMailServer = self.env["ir.mail_server"]
+
+        def hand_over(position):
+            result, envelopes = built.captured[position]
+            if isinstance(result, Exception):
+                raise result
+            res, _accepted, _refused = result
+            if not envelopes:
+                return result  # NO_VALID_RECIPIENT, or a send_email that handed nothing over
+            accepted, refused = [], {}
+            for outcome in by_position.get(position, []):
+                error = outcome.error
+                if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
+                    raise smtplib.SMTPServerDisconnected(describe_error(error))
+                if error is not None:
+                    exc = IrMailServer._delivery_exception(error)
+                    every_one = refused_recipients(exc)
+                    if not every_one or len(built.emails) == 1:
+                        raise exc  # the whole email was refused: reported as in stock
+                    refused.update(every_one)
+                    continue
+                accepted += outcome.accepted
+                refused.update(outcome.refused)
+            return (res if accepted else None), accepted, refused
+
+        self._deliver_and_record(built, hand_over, send_args)
