@@ -35,6 +35,14 @@ AHEAD = 2  # mails waiting on each sender, so that it never waits for the run
 SEND_EMAIL_OWNERS = {"base", "recruitment_mail"}  # modules whose send_email keeps the message as handed
 
 
+def connection_lost(error):
+    """Whether ``error`` is the connection going away (smtplib's own errors
+    are OSErrors too: those are the server's answers)."""
+    return isinstance(error, smtplib.SMTPServerDisconnected) or (
+        isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+    )
+
+
 class CapturingSession:
     """What send_email gets instead of the SMTP session: it keeps the
     envelope send_email would have handed to the server."""
@@ -226,7 +234,7 @@ class MailMail(models.Model):
             accepted, refused = [], {}
             for outcome in by_position.get(position, []):
                 error = outcome.error
-                if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
+                if connection_lost(error):
                     raise smtplib.SMTPServerDisconnected(describe_error(error))
                 if error is not None:
                     exc = IrMailServer._delivery_exception(error)

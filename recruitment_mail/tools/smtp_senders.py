@@ -1,38 +1,47 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 """Sender threads: each owns one SMTP connection and hands over the messages
-of the mails it is given (smtp_pipeline.py: PIPELINING where offered), so
-that the network waits of several connections overlap while the queue run's
-own thread keeps all database work. Standard library only."""
+of the mails it is given (smtp_pipeline.send_stream: PIPELINING where
+offered, about one round trip per message), so that the network waits of
+several connections overlap while the queue run's own thread keeps all
+database work. Standard library only."""
 
+import collections
+import dataclasses
 import queue
+import smtplib
 import threading
 
-from .smtp_pipeline import send_envelopes
+from .smtp_pipeline import Outcome, send_stream
 
 END = object()  # put on a sender's work queue: no more mails
 
 
 class SenderThread(threading.Thread):
-    """Sends the mails put on it (``put``), one after the other, over its
-    connection, and reports each mail's outcomes on the shared ``results``
-    queue as (sender, mail key, [Outcome]) — then waits until the run has
-    recorded them (``acknowledge``) before the next mail goes out. So at most
-    one mail per connection is ever accepted by the server and not recorded:
-    what a crash can leave in doubt. A mail not yet started when the
-    connection is lost is reported with no outcomes (not attempted)."""
+    """Sends the mails put on it (``put``: a key and its envelopes), one
+    after the other, over its connection, and reports each mail's outcomes on
+    the shared ``results`` queue as (sender, key, [Outcome]) — then waits
+    until the run has recorded them (``acknowledge``) before the end of data
+    of its next message is written. So at most one mail per connection is
+    ever accepted by the server and not recorded: what a crash can leave in
+    doubt. A mail whose turn comes after the connection was lost is reported
+    with no outcomes (not attempted); a failure of the sender itself (a bug)
+    is reported as that exception instead of outcomes."""
 
     def __init__(self, smtp, results, name):
         super().__init__(name=name, daemon=True)
         self.smtp = smtp
         self.results = results
         self.work = queue.Queue()
-        self.assigned = 0  # mails put on this sender and not yet reported
-        self._recorded = threading.Event()
+        self.assigned = 0  # mails put on this sender and not reported yet (the run's thread counts them)
         self.lost = None  # the error that ended the connection
+        self._recorded = threading.Event()
+        self._feed = collections.deque()  # envelopes of the mails taken, not yet handed to send_stream
+        self._sending = {}  # key -> (envelopes expected, outcomes so far), for the mails taken
+        self._ended = False
 
     def put(self, key, envelopes):
         self.assigned += 1
-        self.work.put((key, envelopes))
+        self.work.put((key, list(envelopes)))
 
     def finish(self):
         self.work.put(END)
@@ -42,22 +51,52 @@ class SenderThread(threading.Thread):
         self._recorded.set()
 
     def run(self):
-        while True:
+        try:
+            send_stream(self.smtp, self._take, self._on_outcome)
+        except Exception as exc:  # noqa: BLE001  # a bug: reported to the run, which records it
+            self.lost = exc
+            for key in list(self._sending):
+                del self._sending[key]
+                self._report(key, exc)
+        # mails taken and not answered: the connection was lost in their middle
+        for key, (expected, outcomes) in list(self._sending.items()):
+            del self._sending[key]
+            self.lost = self.lost or smtplib.SMTPServerDisconnected("Connection lost")
+            done = {outcome.key for outcome in outcomes}
+            missing = [Outcome(position, [], {}, self.lost) for position in expected if position not in done]
+            self._report(key, outcomes + missing)
+        self._feed.clear()
+        # whatever else was put on this sender is not attempted
+        while not self._ended:
             item = self.work.get()
             if item is END:
-                return
-            key, envelopes = item
-            if self.lost is not None:
-                self._report(key, [])  # not attempted: the connection is gone
-                continue
+                break
+            self._report(item[0], [])
+
+    def _take(self, wait):
+        if not self._feed:
+            if self._ended:
+                return None
             try:
-                outcomes = send_envelopes(self.smtp, envelopes)
-            except Exception as exc:  # noqa: BLE001  # a bug: the run reports it, nothing is lost
-                self.lost = exc
-                self._report(key, exc)
-                continue
-            if any(outcome.error is not None and self.smtp_closed() for outcome in outcomes):
-                self.lost = next(outcome.error for outcome in outcomes if outcome.error is not None)
+                item = self.work.get(block=wait)
+            except queue.Empty:
+                return None
+            if item is END:
+                self._ended = True
+                return None
+            key, envelopes = item
+            self._sending[key] = ([envelope.key for envelope in envelopes], [])
+            self._feed.extend(dataclasses.replace(envelope, key=(key, envelope.key)) for envelope in envelopes)
+        return self._feed.popleft()
+
+    def _on_outcome(self, outcome):
+        key, position = outcome.key
+        expected, outcomes = self._sending[key]
+        outcomes.append(dataclasses.replace(outcome, key=position))
+        if outcome.error is not None and self.smtp_closed():
+            self.lost = outcome.error
+        if len(outcomes) == len(expected):
+            del self._sending[key]
             self._report(key, outcomes)
 
     def smtp_closed(self):

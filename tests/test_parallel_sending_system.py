@@ -1,0 +1,85 @@
+"""Sending through a provider far away: several SMTP connections in one queue
+run, PIPELINING, every recipient's fate still recorded, nothing sent twice.
+A real Odoo server and a real SMTP server on 127.0.0.1 that delays its
+replies by a round trip and counts the round trips and connections."""
+
+import collections
+
+import pytest
+
+from rpc import RpcError
+from test_outbox_system import queue, wait_until
+
+FIELDS = ["outbox_status", "state", "failure_reason", "failure_summary", "next_attempt_date", "message_id"]
+
+
+def set_connections(odoo_server, server_id, count):
+    odoo_server.rpc.write("ir.mail_server", [server_id], {"smtp_connections": count})
+
+
+def statuses(rpc, ids):
+    return {row["id"]: row for row in rpc.read("mail.mail", ids, FIELDS)}
+
+
+def test_a_backlog_goes_through_several_pipelined_connections_once_each(odoo_server, smtp_server):
+    rpc = odoo_server.rpc
+    server_id = odoo_server.configure_smtp(smtp_server.port)
+    set_connections(odoo_server, server_id, 4)
+    smtp_server.reply_delay = 0.02
+    smtp_server.reject_replies["gone@example.com"] = "550 5.1.1 User unknown"
+    smtp_server.reject_replies["busy@example.com"] = "451 4.7.1 Greylisted, try again later"
+    plain = [queue(rpc, f"Vacancy {n}", f"candidate{n}@example.com") for n in range(40)]
+    partly = queue(rpc, "Shortlist", "anna@example.com, gone@example.com")
+    refused = queue(rpc, "Nobody home", "gone@example.com")
+    deferred = queue(rpc, "Greylisted", "busy@example.com")
+    smtp_server.reset_stats()
+
+    odoo_server.run_mail_queue()
+    every = [*plain, partly, refused, deferred]
+    assert wait_until(
+        lambda: all(row["state"] != "outgoing" or row["next_attempt_date"] for row in statuses(rpc, every).values())
+    )
+    rows = statuses(rpc, every)
+    assert all(rows[mail_id]["outbox_status"] == "sent" for mail_id in plain)
+    assert rows[partly]["outbox_status"] == "partial"
+    assert "gone@example.com: 550 5.1.1 User unknown" in rows[partly]["failure_summary"]
+    assert rows[refused]["outbox_status"] == "failed"
+    assert "550 5.1.1 User unknown" in rows[refused]["failure_reason"]
+    assert rows[deferred]["outbox_status"] == "queued" and rows[deferred]["next_attempt_date"]
+
+    arrived = collections.Counter(smtp_server.message_ids())
+    expected = [rows[mail_id]["message_id"] for mail_id in [*plain, partly]]
+    assert sorted(arrived) == sorted(expected), "every sent email arrived, and nothing else"
+    assert max(arrived.values()) == 1, "no email arrived twice"
+    stats = smtp_server.stats()
+    assert 2 <= stats["max_connections"] <= 4, stats
+    # PIPELINING: far fewer round trips than the 4 per email of one command at a time
+    assert stats["round_trips"] / len(expected) < 2.5, stats
+
+
+def test_a_server_without_pipelining_still_gets_every_email_once(odoo_server, smtp_server):
+    rpc = odoo_server.rpc
+    server_id = odoo_server.configure_smtp(smtp_server.port)
+    set_connections(odoo_server, server_id, 3)
+    smtp_server.pipelining = False
+    smtp_server.reject_replies["gone@example.com"] = "550 5.1.1 User unknown"
+    ids = [queue(rpc, f"Interview {n}", f"candidate{n}@example.com") for n in range(15)]
+    partly = queue(rpc, "Shortlist", "anna@example.com, gone@example.com")
+    odoo_server.run_mail_queue()
+    assert wait_until(lambda: all(row["state"] != "outgoing" for row in statuses(rpc, [*ids, partly]).values()))
+    rows = statuses(rpc, [*ids, partly])
+    assert all(rows[mail_id]["outbox_status"] == "sent" for mail_id in ids)
+    assert rows[partly]["outbox_status"] == "partial"
+    arrived = collections.Counter(smtp_server.message_ids())
+    assert max(arrived.values()) == 1 and len(arrived) == 16
+
+
+def test_connections_are_limited_per_server(odoo_server):
+    rpc = odoo_server.rpc
+    server_id = odoo_server.configure_smtp(2525)
+    set_connections(odoo_server, server_id, 16)
+    with pytest.raises(RpcError, match="Connections: from 1 to 16"):
+        set_connections(odoo_server, server_id, 17)
+    with pytest.raises(RpcError, match="Connections: from 1 to 16"):
+        set_connections(odoo_server, server_id, 0)
+    assert rpc.read("ir.mail_server", [server_id], ["smtp_connections"])[0]["smtp_connections"] == 16
