@@ -11,3 +11,5 @@ from . import test_sent_items
 from . import test_ui_tours
 from . import test_smtp_pipeline
 from . import test_stock_send
+from . import test_smtp_stream
+from . import test_tools

@@ -93,5 +93,7 @@ def has_local_part(address):
 
 
 def normalize_address(address):
-    """The form an address is kept in (recipient fates): as Odoo normalises it."""
-    return tools.email_normalize(address) or (address or "").strip().lower()
+    """The form an address is kept in (recipient fates): as Odoo normalises
+    it, or as typed when that would hide the mistake ("tom@@x.com" is not "@x.com")."""
+    normalized = tools.email_normalize(address)
+    return normalized if normalized and has_local_part(normalized) else (address or "").strip().lower()
