@@ -166,15 +166,7 @@ class MailMail(models.Model):
                 except (MemoryError, smtplib.SMTPServerDisconnected):
                     raise
                 except Exception as exc:
-                    # Recording the outcome failed (a bug, a constraint, a
-                    # conflict): in the cron, this email gets what is known of
-                    # it and the batch goes on; elsewhere, as in stock, raise.
-                    if auto_commit is not True or send_args["raise_exception"]:
-                        raise
-                    _logger.exception("Email %s: recording the outcome of sending it failed", mail_id)
-                    self.env.cr.rollback()
-                    self.browse(mail_id)._record_lost_outcome(built, exc)
-                    self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+                    self.browse(mail_id)._recover_lost_outcome(built, exc, send_args)
                     continue
                 if not session_alive:
                     # The SMTP session is gone: the rest of the batch stays
@@ -182,6 +174,17 @@ class MailMail(models.Model):
                     self.browse(order[position + 1 :] + pending)._trigger_queue()
                     return True
         return True
+
+    def _recover_lost_outcome(self, built, exc, send_args):
+        """Recording the outcome of this email failed (a bug, a constraint, a
+        conflict): in the cron, it gets what is known of it and the batch goes
+        on (_record_lost_outcome); elsewhere, as in stock, ``exc`` is raised."""
+        if send_args["auto_commit"] is not True or send_args["raise_exception"]:
+            raise exc
+        _logger.exception("Email %s: recording the outcome of sending it failed", self.id)
+        self.env.cr.rollback()
+        self._record_lost_outcome(built, exc)
+        self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
 
     def _fail_connection(self, connection, raise_exception):
         """The session of these mails could not be opened: as stock's send()

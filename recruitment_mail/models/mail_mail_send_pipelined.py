@@ -60,6 +60,39 @@ class CapturingSession:
         return getattr(self._session, name)
 
 
+class PipelinedRun:
+    """The state of one _send_pipelined: its sender threads (one per
+    session), the mails built and not handed over yet (outgoing), those left
+    to build (pending), and those a sender has (waiting: id -> OutgoingMail)."""
+
+    def __init__(self, sessions, pending):
+        self.sessions = sessions
+        self.results = queue.Queue()
+        self.senders = [
+            SenderThread(getattr(session, "__obj__", session), self.results, name=f"recruitment_mail-smtp-{number}")
+            for number, session in enumerate(sessions, 1)
+        ]
+        for sender in self.senders:
+            sender.start()
+        self.pending = pending
+        self.outgoing = {}
+        self.waiting = {}
+        self.stop = False
+
+    def close(self):
+        """End the sender threads and the sessions opened for this run (stock's
+        send() closes the first)."""
+        for sender in self.senders:
+            sender.finish()
+        for sender in self.senders:
+            sender.join(timeout=60)
+        for session in self.sessions[1:]:
+            try:
+                session.quit()
+            except (smtplib.SMTPException, OSError):
+                _logger.info("Ignoring an error while closing an extra SMTP session")
+
+
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
@@ -105,67 +138,56 @@ class MailMail(models.Model):
         claim and build a chunk, capture each mail's messages and give them to
         the least busy sender, record each mail's outcome as its sender
         reports it, and commit it before that sender sends its next mail."""
-        results = queue.Queue()
-        senders = [
-            SenderThread(getattr(session, "__obj__", session), results, name=f"recruitment_mail-smtp-{number}")
-            for number, session in enumerate(sessions, 1)
-        ]
-        for sender in senders:
-            sender.start()
-        waiting = {}  # mail id -> (built, captured) while its sender has it
-        pending = list(self.ids)
-        outgoing = {}
-        stop = False
+        run = PipelinedRun(sessions, list(self.ids))
         try:
             while True:
-                # keep every live sender a few mails ahead
-                while not stop:
-                    live = [sender for sender in senders if sender.lost is None and sender.assigned < AHEAD]
-                    if not live:
-                        break
-                    if not outgoing:
-                        if not pending:
-                            break
-                        outgoing, pending = self.browse(pending)._build_outgoing(
-                            **send_args["build_args"], auto_commit=send_args["auto_commit"]
-                        )
-                        self._commit_built(send_args["auto_commit"])
-                        continue
-                    if self._queue_run_must_stop():
-                        stop = True
-                        break
-                    mail_id = next(iter(outgoing))
-                    built = outgoing.pop(mail_id)
-                    captured = self.browse(mail_id)._capture(built, sessions[0], send_args)
-                    if captured is None:
-                        continue  # recorded already (nothing to hand over), or not ours
-                    built, envelopes = captured
-                    sender = min(live, key=lambda s: s.assigned)
-                    waiting[mail_id] = built
-                    sender.put(mail_id, envelopes)
-                if not waiting:
+                self._feed_senders(run, send_args)
+                if not run.waiting:
                     break
-                sender, mail_id, outcomes = results.get()
+                sender, mail_id, outcomes = run.results.get()
                 sender.assigned -= 1
-                built = waiting.pop(mail_id)
+                built = run.waiting.pop(mail_id)
                 try:
                     self.browse(mail_id)._record_pipelined(built, outcomes, send_args)
+                except (MemoryError, smtplib.SMTPServerDisconnected):
+                    raise
+                except Exception as exc:
+                    self.browse(mail_id)._recover_lost_outcome(built, exc, send_args)
                 finally:
                     sender.acknowledge()
         finally:
-            for sender in senders:
-                sender.finish()
-            for sender in senders:
-                sender.join(timeout=60)
-            for session in sessions[1:]:
-                try:
-                    session.quit()
-                except (smtplib.SMTPException, OSError):
-                    _logger.info("Ignoring an error while closing an extra SMTP session")
-        left = list(outgoing) + pending
+            run.close()
+        left = list(run.outgoing) + run.pending
         if left:
             self.browse(left)._trigger_queue()
         return True
+
+    def _feed_senders(self, run, send_args):
+        """Keep every live sender AHEAD mails ahead: build the next chunk when
+        needed, claim and capture each mail, give it to the least busy sender."""
+        while not run.stop:
+            live = [sender for sender in run.senders if sender.lost is None and sender.assigned < AHEAD]
+            if not live:
+                return
+            if not run.outgoing:
+                if not run.pending:
+                    return
+                run.outgoing, run.pending = self.browse(run.pending)._build_outgoing(
+                    **send_args["build_args"], auto_commit=send_args["auto_commit"]
+                )
+                self._commit_built(send_args["auto_commit"])
+                continue
+            if self._queue_run_must_stop():
+                run.stop = True
+                return
+            mail_id = next(iter(run.outgoing))
+            built = run.outgoing.pop(mail_id)
+            captured = self.browse(mail_id)._capture(built, run.sessions[0], send_args)
+            if captured is None:
+                continue  # recorded already (nothing to hand over), or not ours
+            built, envelopes = captured
+            run.waiting[mail_id] = built
+            min(live, key=lambda sender: sender.assigned).put(mail_id, envelopes)
 
     def _commit_built(self, auto_commit):
         if auto_commit is True:

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
-"""tools/smtp_pipeline.send_stream and tools/smtp_senders.SenderThread
+"""tools/smtp_stream.send_stream and tools/smtp_senders.SenderThread
 against a real SMTP server on 127.0.0.1, without any database: each outcome
 is known before the next message's end of data goes out, so a run that
 records it in between leaves at most one email per connection unrecorded."""
@@ -27,10 +27,10 @@ def _tools_package():
         package = types.ModuleType(name)
         package.__path__ = [str(Path(smtp_pipeline.__file__).parent)]
         sys.modules[name] = package
-    return importlib.import_module(f"{name}.smtp_senders")
+    return importlib.import_module(f"{name}.smtp_senders"), importlib.import_module(f"{name}.smtp_stream")
 
 
-smtp_senders = _tools_package()
+smtp_senders, smtp_stream = _tools_package()
 
 
 class TestSendStream(_SinkCase):
@@ -51,7 +51,7 @@ class TestSendStream(_SinkCase):
                 record(outcome)
 
         self.sink.reset_stats()
-        smtp_pipeline.send_stream(self.smtp, take, on_outcome)
+        smtp_stream.send_stream(self.smtp, take, on_outcome)
         return seen
 
     def test_each_outcome_comes_before_the_next_message_is_complete(self):

@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 """Sender threads: each owns one SMTP connection and hands over the messages
-of the mails it is given (smtp_pipeline.send_stream: PIPELINING where
+of the mails it is given (smtp_stream.send_stream: PIPELINING where
 offered, about one round trip per message), so that the network waits of
 several connections overlap while the queue run's own thread keeps all
 database work. Standard library only."""
@@ -11,7 +11,8 @@ import queue
 import smtplib
 import threading
 
-from .smtp_pipeline import Outcome, send_stream
+from .smtp_pipeline import Outcome
+from .smtp_stream import send_stream
 
 END = object()  # put on a sender's work queue: no more mails
 
