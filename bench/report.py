@@ -330,6 +330,26 @@ def provider_table(data):
     return rows
 
 
+def server_table(data):
+    """A real Odoo server, default cron threads, draining into the sink (server_bench.py)."""
+    rows = [
+        "A real Odoo server as an agency runs it (default cron threads and time limits) draining a "
+        "backlog through the sink, counted from its first email received to its last:",
+        "",
+        "| Round trip | Side | Connections | Emails | Emails/s | Round trips / email | Most connections "
+        "| Duplicates | Lost | Time-limit kills |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in data["runs"]:
+        rows.append(
+            f"| {fmt(run['reply_delay_ms'], 0)} ms | {run['side']} | {run['smtp_connections'] or 1} | "
+            f"{run['mails']:,} | {fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
+            f"{run['max_connections']} | {run['duplicates']} | {run['lost']} | {run['time_limit_kills']}"
+            f"{' (the server stopped)' if run.get('server_exited') is not None else ''} |"
+        )
+    return rows
+
+
 def table():
     info = load("sysinfo.json") or {}
     queue = load("queue.json")
@@ -379,6 +399,9 @@ def table():
     provider = load("provider.json")
     if provider:
         lines += [""] + provider_table(provider)
+    server = load("server.json")
+    if server:
+        lines += [""] + server_table(server)
     text = "\n".join(lines) + "\n"
     (out_dir() / "report.md").write_text(text)
     sys.stdout.write(text)

@@ -10,7 +10,10 @@
 #      (bench/lists_bench.py);
 #   3. a provider far away: emails/s and round trips per email with the SMTP
 #      server's replies delayed (smtplib one by one vs. recruitment_mail's
-#      pipelined sending, 1 and 8 connections; bench/provider_bench.py).
+#      pipelined sending, 1 and 8 connections; bench/provider_bench.py);
+#   4. the queue as an agency runs it: a real Odoo server (default cron threads
+#      and time limits) draining a backlog through a sink 50 ms away, stock beside
+#      ours with 8 connections (bench/server_bench.py).
 #
 # Settings (environment or `make bench VAR=value`):
 #   BENCH_PARTS           what to run                        ("queue lists")
@@ -30,6 +33,11 @@
 #   BENCH_PROVIDER_MAX_S  longer runs are made on fewer emails (600)
 #   BENCH_PROVIDER_ODOO   1: also stock's and ours' queues at each delay (0)
 #   BENCH_PROVIDER_STOCK_MAILS emails of stock's queue run there (1000)
+#   BENCH_SERVER          0 skips part 4                     (1)
+#   BENCH_SERVER_DELAYS   round trips in ms                  ("50")
+#   BENCH_SERVER_MAILS    emails of ours' run                (10000)
+#   BENCH_SERVER_STOCK_MAILS emails of stock's run           (1000)
+#   BENCH_SERVER_CONNECTIONS ours' Connections on the mail server (8)
 #   KEEP                  1: keep the rm_bench_* databases afterwards
 #
 # Results: var/bench/<date>/ (report.md, JSON, EXPLAIN plans, logs);
@@ -121,6 +129,7 @@ for part in $BENCH_PARTS; do
     esac
 done
 if [ "${BENCH_PROVIDER:-1}" != "0" ]; then "$PYTHON" bench/provider_bench.py; fi
+if [ "${BENCH_SERVER:-1}" != "0" ]; then "$PYTHON" bench/server_bench.py; fi
 
 "$PYTHON" bench/report.py table
 log "report: ${BENCH_OUT#"$REPO_ROOT"/}/report.md"

@@ -11,6 +11,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import config
 
+from ..tools.smtp_senders import SESSION_POOL, SessionPool
+
 _logger = logging.getLogger(__name__)
 
 LANE_CRON_XMLID = "recruitment_mail.ir_cron_mail_lane_%s"
@@ -172,11 +174,19 @@ class MailMail(models.Model):
         # The flag makes ir.mail_server.connect() hand over a failed connection
         # as a value (FailedConnection) that _send records on the mails, in
         # words a user can act on and naming the server it tried.
-        return super(MailMail, self.with_context(recruitment_mail_sending=True)).send(
-            auto_commit=auto_commit,
-            raise_exception=raise_exception,
-            post_send_callback=post_send_callback,
-        )
+        # The extra SMTP sessions of sending through several connections are
+        # kept from one batch (sender address) to the next, closed at the end.
+        pool = SessionPool()
+        token = SESSION_POOL.set(pool)
+        try:
+            return super(MailMail, self.with_context(recruitment_mail_sending=True)).send(
+                auto_commit=auto_commit,
+                raise_exception=raise_exception,
+                post_send_callback=post_send_callback,
+            )
+        finally:
+            SESSION_POOL.reset(token)
+            pool.close()
 
     def _split_by_mail_configuration(self):
         """Hand each server no more than its sending limits allow; the rest

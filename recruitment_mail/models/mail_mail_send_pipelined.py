@@ -19,14 +19,15 @@ Odoo's test mode, and not for a send that must raise (raise_exception).
 import logging
 import queue
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from smtplib import SMTP  # the class itself: tests may patch smtplib.SMTP with a double
 
-from odoo import models, modules
+from odoo import api, models, modules
 
 from ..tools.delivery import FailedConnection
 from ..tools.smtp_errors import describe_error, refused_recipients
 from ..tools.smtp_pipeline import Outcome, envelope_for
-from ..tools.smtp_senders import SenderThread
+from ..tools.smtp_senders import SESSION_POOL, SenderThread
 from .ir_mail_server import MAX_CONNECTIONS
 
 _logger = logging.getLogger(__name__)
@@ -65,11 +66,18 @@ class PipelinedRun:
     session), the mails built and not handed over yet (outgoing), those left
     to build (pending), and those a sender has (waiting: id -> OutgoingMail)."""
 
-    def __init__(self, sessions, pending):
+    def __init__(self, sessions, pending, pool_key):
         self.sessions = sessions
+        self.pool = SESSION_POOL.get()
+        self.pool_key = pool_key
         self.results = queue.Queue()
         self.senders = [
-            SenderThread(getattr(session, "__obj__", session), self.results, name=f"recruitment_mail-smtp-{number}")
+            SenderThread(
+                getattr(session, "__obj__", session),
+                self.results,
+                name=f"recruitment_mail-smtp-{number}",
+                quit_at_end=number > 1 and self.pool is None,
+            )
             for number, session in enumerate(sessions, 1)
         ]
         for sender in self.senders:
@@ -80,17 +88,20 @@ class PipelinedRun:
         self.stop = False
 
     def close(self):
-        """End the sender threads and the sessions opened for this run (stock's
-        send() closes the first)."""
+        """End the sender threads. The sessions opened for this run go back to
+        the pool of the send() running (its next batch uses them; it closes
+        them), or each sender closes its own; stock's send() closes the first."""
         for sender in self.senders:
             sender.finish()
         for sender in self.senders:
             sender.join(timeout=60)
-        for session in self.sessions[1:]:
-            try:
-                session.quit()
-            except (smtplib.SMTPException, OSError):
-                _logger.info("Ignoring an error while closing an extra SMTP session")
+        if self.pool is not None:
+            alive = [
+                session
+                for session, sender in zip(self.sessions[1:], self.senders[1:], strict=True)
+                if sender.lost is None and not sender.is_alive() and not sender.smtp_closed()
+            ]
+            self.pool.give_back(self.pool_key, alive)
 
 
 class MailMail(models.Model):
@@ -112,17 +123,34 @@ class MailMail(models.Model):
         wanted = min(max(wanted, 1), MAX_CONNECTIONS)
         if wanted == 1 and not raw.has_extn("pipelining"):
             return None
-        sessions = [smtp_session]
-        IrMailServer = self.env["ir.mail_server"].with_context(recruitment_mail_sending=True)
-        for _number in range(wanted - 1):
-            extra = IrMailServer.connect(
-                mail_server_id=mail_server.id if mail_server else None, smtp_from=smtp_session.smtp_from
-            )
-            if isinstance(extra, FailedConnection):
-                _logger.info("Sending with %s connection(s): %s", len(sessions), extra.message)
-                break
-            sessions.append(extra)
-        return sessions
+        pool = SESSION_POOL.get()
+        extra = pool.take(mail_server.id if mail_server else None, wanted - 1) if pool is not None else []
+        if wanted - 1 > len(extra):
+            extra += self._open_sessions(wanted - 1 - len(extra), mail_server, smtp_session.smtp_from)
+        return [smtp_session, *extra]
+
+    def _open_sessions(self, count, mail_server, smtp_from):
+        """Open ``count`` more sessions to the server at once: each connection
+        waits for the network (TCP, EHLO, STARTTLS, AUTH), so each is opened in
+        a thread of its own, with a database cursor of its own for connect()'s
+        reading of the server's settings. A session that cannot be opened is
+        left out (logged): the run sends through the others."""
+        registry, uid = self.env.registry, self.env.uid
+        context = dict(self.env.context, recruitment_mail_sending=True)
+        mail_server_id = mail_server.id if mail_server else None
+
+        def open_one(_number):
+            with registry.cursor() as cr:
+                return api.Environment(cr, uid, context)["ir.mail_server"].connect(
+                    mail_server_id=mail_server_id, smtp_from=smtp_from
+                )
+
+        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="recruitment_mail-connect") as pool:
+            opened = list(pool.map(open_one, range(count)))
+        failed = [session for session in opened if isinstance(session, FailedConnection)]
+        if failed:
+            _logger.info("Sending with %s connection(s): %s", 1 + count - len(failed), failed[0].message)
+        return [session for session in opened if not isinstance(session, FailedConnection)]
 
     def _send_email_keeps_the_message(self):
         """Whether every override of ir.mail_server.send_email is stock's or the add-on's."""
@@ -138,7 +166,8 @@ class MailMail(models.Model):
         claim and build a chunk, capture each mail's messages and give them to
         the least busy sender, record each mail's outcome as its sender
         reports it, and commit it before that sender sends its next mail."""
-        run = PipelinedRun(sessions, list(self.ids))
+        mail_server = send_args["build_args"].get("mail_server")
+        run = PipelinedRun(sessions, list(self.ids), mail_server.id if mail_server else None)
         try:
             while True:
                 self._feed_senders(run, send_args)
@@ -238,9 +267,13 @@ class MailMail(models.Model):
                 for position in range(len(built.emails))
             ]
         elif not outcomes and any(envelopes for _result, envelopes in built.captured):
-            self._release_claims()
+            self._release_claims()  # not attempted: the next run sends it
+            self._trigger_queue()
             self._commit_built(send_args["auto_commit"])
             return
+        # What was read when it was claimed is still what it holds (claimed: no
+        # other worker writes it); the commits since emptied the cache.
+        self._update_cache(built.values, validate=False)
         by_position = {}
         for outcome in outcomes:
             by_position.setdefault(outcome.key, []).append(outcome)

@@ -6,6 +6,7 @@ several connections overlap while the queue run's own thread keeps all
 database work. Standard library only."""
 
 import collections
+import contextvars
 import dataclasses
 import queue
 import smtplib
@@ -15,6 +16,36 @@ from .smtp_pipeline import Outcome
 from .smtp_stream import send_stream
 
 END = object()  # put on a sender's work queue: no more mails
+
+
+class SessionPool:
+    """The extra SMTP sessions of one mail.mail.send(), by mail server, kept
+    from one of its batches (one per sender address) to the next: a session
+    is a transport to the server, each message carries its own envelope."""
+
+    def __init__(self):
+        self.idle = collections.defaultdict(list)
+
+    def take(self, key, count):
+        sessions = self.idle[key][:count]
+        del self.idle[key][:count]
+        return sessions
+
+    def give_back(self, key, sessions):
+        self.idle[key].extend(sessions)
+
+    def close(self):
+        for sessions in self.idle.values():
+            for session in sessions:
+                try:
+                    session.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass  # the server went first: nothing left to close
+        self.idle.clear()
+
+
+# The pool of the send() running in this context (mail.mail.send sets it), or None.
+SESSION_POOL = contextvars.ContextVar("recruitment_mail_session_pool", default=None)
 
 
 class SenderThread(threading.Thread):
@@ -28,9 +59,10 @@ class SenderThread(threading.Thread):
     with no outcomes (not attempted); a failure of the sender itself (a bug)
     is reported as that exception instead of outcomes."""
 
-    def __init__(self, smtp, results, name):
+    def __init__(self, smtp, results, name, quit_at_end=False):
         super().__init__(name=name, daemon=True)
         self.smtp = smtp
+        self.quit_at_end = quit_at_end  # the session is this sender's: QUIT it when done
         self.results = results
         self.work = queue.Queue()
         self.assigned = 0  # mails put on this sender and not reported yet (the run's thread counts them)
@@ -67,6 +99,11 @@ class SenderThread(threading.Thread):
             missing = [Outcome(position, [], {}, self.lost) for position in expected if position not in done]
             self._report(key, outcomes + missing)
         self._feed.clear()
+        if self.quit_at_end and self.lost is None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass  # the server went first: nothing left to close
         # whatever else was put on this sender is not attempted
         while not self._ended:
             item = self.work.get()
