@@ -330,7 +330,7 @@ class IrMailServer(models.Model):
             )
         except MailDeliveryException as exc:
             cause = exc.__cause__ or exc.__context__
-            failure = delivery_failure(cause, self.env._) if cause else None
+            failure = delivery_failure(cause, self.env) if cause else None
             if not failure:
                 raise
             raise ClassifiedDeliveryError(failure) from cause
@@ -349,7 +349,7 @@ class IrMailServer(models.Model):
         (mail_tracking's) swallowed it and returned False."""
         if isinstance(cause, (AssertionError, smtplib.SMTPServerDisconnected)):
             return cause  # stock raises them as they are
-        failure = delivery_failure(cause, self.env._)
+        failure = delivery_failure(cause, self.env)
         if failure:
             error = ClassifiedDeliveryError(failure)
         else:

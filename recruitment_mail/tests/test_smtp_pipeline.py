@@ -112,6 +112,7 @@ class _SinkCase(unittest.TestCase):
     reply_delay = 0.0
 
     def setUp(self):
+        super().setUp()
         self.sink = _Sink(
             reject=["unknown@example.com", "nobody@example.com"],
             pipelining=self.pipelining,

@@ -26,8 +26,12 @@ from ..tools.smtp_errors import (
 )
 
 
-def translate(source, **kwargs):
-    return source % kwargs if kwargs else source
+class Words:
+    """What delivery_failure uses of an environment: its translation, here English."""
+
+    @staticmethod
+    def _(source, **kwargs):
+        return source % kwargs if kwargs else source
 
 
 class TestAddresses(unittest.TestCase):
@@ -81,17 +85,17 @@ class TestFates(unittest.TestCase):
 class TestSmtpErrors(unittest.TestCase):
     def test_replies_are_classified_and_worded(self):
         refused = smtplib.SMTPRecipientsRefused({"ben@example.com": (451, b"4.7.1 Greylisted")})
-        failure = delivery_failure(refused, translate)
+        failure = delivery_failure(refused, Words)
         self.assertEqual((failure.failure_type, failure.temporary), ("mail_rejected", True))
         self.assertIn("ben@example.com: 451 4.7.1 Greylisted", failure.reason)
-        rejected = delivery_failure(smtplib.SMTPDataError(554, b"5.7.1 Spam"), translate)
+        rejected = delivery_failure(smtplib.SMTPDataError(554, b"5.7.1 Spam"), Words)
         self.assertEqual(
             (rejected.temporary, rejected.reason), (False, "The mail server rejected the email: 554 5.7.1 Spam")
         )
-        lost = delivery_failure(ConnectionResetError(104, "Connection reset by peer"), translate)
+        lost = delivery_failure(ConnectionResetError(104, "Connection reset by peer"), Words)
         self.assertEqual((lost.failure_type, lost.temporary), ("mail_smtp", True))
         self.assertIn("Connection reset by peer", lost.reason)
-        self.assertIsNone(delivery_failure(ValueError("a bug"), translate))
+        self.assertIsNone(delivery_failure(ValueError("a bug"), Words))
         self.assertEqual(
             smtp_reply(smtplib.SMTPResponseException(550, b"5.1.1  User\n unknown")), "550 5.1.1 User unknown"
         )

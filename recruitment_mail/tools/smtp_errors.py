@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html).
 """SMTP replies and errors: their classification (permanent or temporary)
-and their wording for the user. ``_`` is the caller's translation function
-(``env._``), so that the words come in the user's language."""
+and their wording for the user. The wording is translated with the caller's
+``env._``, so that the words come in the user's language; nothing else of the
+environment is used (no database)."""
 
 import dataclasses
 import smtplib
@@ -64,7 +65,7 @@ def is_permanent_connection_error(exc):
     )
 
 
-def delivery_failure(exc, _):
+def delivery_failure(exc, env):
     """The DeliveryFailure of the SMTP server's answer to one email: the
     server's own code and words, and which address it refused. 4xx replies
     and lost connections are temporary (tried again later); 5xx replies are
@@ -75,23 +76,25 @@ def delivery_failure(exc, _):
         )
         temporary = all(400 <= code < 500 for code, _text in exc.recipients.values())
         return DeliveryFailure(
-            "mail_rejected", _("The mail server refused the recipient %(refused)s", refused=refused), temporary
+            "mail_rejected", env._("The mail server refused the recipient %(refused)s", refused=refused), temporary
         )
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        reason = _("The mail server refused the sender %(sender)s: %(reply)s", sender=exc.sender, reply=smtp_reply(exc))
+        reason = env._(
+            "The mail server refused the sender %(sender)s: %(reply)s", sender=exc.sender, reply=smtp_reply(exc)
+        )
         return DeliveryFailure("mail_rejected", reason, 400 <= exc.smtp_code < 500)
     if isinstance(exc, smtplib.SMTPResponseException):
-        reason = _("The mail server rejected the email: %(reply)s", reply=smtp_reply(exc))
+        reason = env._("The mail server rejected the email: %(reply)s", reply=smtp_reply(exc))
         return DeliveryFailure("mail_rejected", reason, 400 <= exc.smtp_code < 500)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        reason = _(
+        reason = env._(
             "The mail server does not accept this email: %(error)s. Addresses with non-ASCII "
             "characters before the @ need a server that supports SMTPUTF8.",
             error=describe_error(exc),
         )
         return DeliveryFailure("mail_email_invalid", reason, False)
     if isinstance(exc, (OSError, smtplib.SMTPException)):
-        reason = _(
+        reason = env._(
             "The connection to the mail server failed while sending: %(error)s. "
             "Check the SMTP settings if this happens again.",
             error=describe_error(exc),

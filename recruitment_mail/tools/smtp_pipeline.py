@@ -30,9 +30,12 @@ import dataclasses
 import email.generator
 import email.utils
 import io
+import logging
 import smtplib
 
 __all__ = ["Envelope", "Outcome", "envelope_for", "send_envelopes"]
+
+_logger = logging.getLogger(__name__)
 
 CRLF = b"\r\n"
 
@@ -314,8 +317,8 @@ class _StepSender(_Sender):
         elif not self.closed():
             try:
                 self.reset()
-            except smtplib.SMTPServerDisconnected:
-                pass  # as SMTP._rset: the next envelope will find out
+            except smtplib.SMTPServerDisconnected as exc:  # as SMTP._rset: the next envelope will find out
+                _logger.debug("RSET after a failed envelope: %s", exc)
 
 
 class _Transaction:

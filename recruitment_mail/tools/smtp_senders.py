@@ -8,12 +8,15 @@ database work. Standard library only."""
 import collections
 import contextvars
 import dataclasses
+import logging
 import queue
 import smtplib
 import threading
 
 from .smtp_pipeline import Outcome
 from .smtp_stream import send_stream
+
+_logger = logging.getLogger(__name__)
 
 END = object()  # put on a sender's work queue: no more mails
 
@@ -39,8 +42,8 @@ class SessionPool:
             for session in sessions:
                 try:
                     session.quit()
-                except (smtplib.SMTPException, OSError):
-                    pass  # the server went first: nothing left to close
+                except (smtplib.SMTPException, OSError) as exc:
+                    _logger.debug("Closing an SMTP session: the server went first (%s)", exc)
         self.idle.clear()
 
 
@@ -102,8 +105,8 @@ class SenderThread(threading.Thread):
         if self.quit_at_end and self.lost is None:
             try:
                 self.smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass  # the server went first: nothing left to close
+            except (smtplib.SMTPException, OSError) as exc:
+                _logger.debug("Closing an SMTP session: the server went first (%s)", exc)
         # whatever else was put on this sender is not attempted
         while not self._ended:
             item = self.work.get()

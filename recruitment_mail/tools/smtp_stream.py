@@ -77,12 +77,15 @@ class _StreamSender(_PipelinedSender):
             # that envelope failed before anything was written for it: the next one
 
     def run(self) -> None:
+        result = None
         while not self.ended:
             self.idle = True
-            super().run()
+            result = super().run()
+        return result
 
     def done(self, index: int, accepted=(), refused=None, error=None, in_doubt=False) -> None:
         first = self.outcomes[index] is None
-        super().done(index, accepted, refused, error, in_doubt)
+        result = super().done(index, accepted, refused, error, in_doubt)
         if first:
             self.on_outcome(self.outcomes[index])
+        return result
