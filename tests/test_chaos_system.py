@@ -22,12 +22,14 @@ too, with a temporary reason, and is reported); none missing, none twice.
 
 The SIGKILL variants kill one worker with SIGKILL mid-run, let the survivor
 carry on, start a new worker, and check the same, except that the killed
-worker's email in flight may arrive twice, and only if the SMTP server had
-stored it from that worker (250 given, worker killed before it committed
-"sent"): the one duplicate a queue that commits after sending cannot avoid.
-"while-sending" kills a worker that has an SMTP session open, wherever it is;
-"after-250" kills the worker whose message was just stored, before the 250 is
-written, so that this duplicate happens: exactly that email arrives twice.
+worker's emails in flight may arrive twice, and only if the SMTP server had
+stored them from that worker (250 given, worker killed before it committed
+"sent"): the duplicate a queue that commits after sending cannot avoid, at
+most one per SMTP session of the killed worker (its cron run and a manual run
+may both be sending). "while-sending" kills a worker that has an SMTP session
+open, wherever it is; "after-250" kills the worker whose message was just
+stored, before the 250 is written, so that this duplicate happens: that email
+arrives twice.
 
 Environment: CHAOS_EMAILS, CHAOS_SEED (reuse a printed seed: same sequence of
 SMTP fates, though which email meets which fate depends on timing),
@@ -587,9 +589,14 @@ def test_chaos_worker_killed(harness, workers, chaos_smtp, request, moment):
             + (" (the killed worker's email in flight, stored before it died: expected)" if expected else ""),
         )
     assert not problems, explain(problems, harness)
-    assert counts["duplicates"] <= 1, "more than one email was received twice"
+    # README "No duplicates": at most the email in flight on each SMTP session
+    # of the killed worker (its cron run and a manual run may both be sending)
+    unexpected = [m["message_id"] for m, _copies in duplicated if m["message_id"] not in stored_in_flight]
+    assert not unexpected, f"received twice, but not in flight on the killed worker: {unexpected}"
+    assert all(copies == 2 for _m, copies in duplicated), "an email in flight is sent again once, no more"
+    assert counts["duplicates"] <= len(killer.ports), "more duplicates than the killed worker had SMTP sessions"
     if moment == "after-250":
-        assert [m["message_id"] for m, _copies in duplicated] == [killer.message_id], (
+        assert killer.message_id in [m["message_id"] for m, _copies in duplicated], (
             "the email stored just before the kill is sent again, once"
         )
     assert counts["sent"] + counts["failed"] == EMAILS
