@@ -42,11 +42,8 @@ class MailMail(models.Model):
             "build_args": build_args or {},
             "post_send_callback": post_send_callback,
         }
-        built = self._claimed_and_current(built, send_args)
+        built = self._claimed_for_sending(built, send_args)
         if built is None:
-            return True
-        if built.problem:
-            self._record_problem(built, send_args)
             return True
 
         def hand_over(position):
@@ -54,6 +51,16 @@ class MailMail(models.Model):
             return self._hand_over(built, built.emails[position][0], server_context, smtp_session)
 
         return self._deliver_and_record(built, hand_over, send_args)
+
+    def _claimed_for_sending(self, built, send_args):
+        """What to send of this mail once claimed (_claimed_and_current), or
+        None: not this worker's to send, or it cannot be addressed (then it
+        failed with the reason, recorded and committed here)."""
+        built = self._claimed_and_current(built, send_args)
+        if built is not None and built.problem:
+            self._record_problem(built, send_args)
+            return None
+        return built
 
     def _claimed_and_current(self, built, send_args):
         """Claim this mail (_claim) and return what to send of it: ``built``,

@@ -227,11 +227,8 @@ class MailMail(models.Model):
         """Claim this mail and have send_email prepare its messages; return
         (built, envelopes) to hand to a sender, or None when its outcome is
         recorded already (nothing to send) or it is not ours to send."""
-        built = self._claimed_and_current(built, send_args)
+        built = self._claimed_for_sending(built, send_args)
         if built is None:
-            return None
-        if built.problem:
-            self._record_problem(built, send_args)
             return None
         capturing = CapturingSession(session)
         results = []
