@@ -94,16 +94,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM  # make Ctrl-C go through the EXIT trap
 
 # Leftovers of runs killed outright: databases named after a run.sh pid that is gone.
-for db in $(pg_query "SELECT datname FROM pg_database WHERE datname ~ '^rm_bench_[0-9]+_'"); do
-    pid="$(sed -E 's/^rm_bench_([0-9]+)_.*/\1/' <<<"$db")"
-    if ! kill -0 "$pid" 2>/dev/null; then
-        log "dropping $db, left over by an interrupted run"
-        dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
-    fi
-done
-for dir in "$VAR_DIR"/bench-data-*; do
-    if [ -d "$dir" ] && ! kill -0 "${dir##*-}" 2>/dev/null; then rm -rf "$dir"; fi
-done
+drop_leftovers '^rm_bench_[0-9]+_' "$VAR_DIR"/bench-data-*
 
 "$PYTHON" bench/report.py sysinfo
 

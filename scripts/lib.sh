@@ -204,3 +204,22 @@ copy_filestore() {
         cp -a "$data_dir/filestore/$from" "$data_dir/filestore/$to"
     fi
 }
+
+# What runs killed outright (no EXIT trap) left behind: the databases whose
+# name matches the SQL regex $1 and whose run's pid (the first number in the
+# name) is gone, and the directories given next whose name ends in "-<pid>"
+# of a run that is gone.
+drop_leftovers() {
+    local pattern="$1" db pid dir
+    shift
+    for db in $(pg_query "SELECT datname FROM pg_database WHERE datname ~ '$pattern'"); do
+        pid="$(grep -oE '[0-9]+' <<<"$db" | head -n 1)"
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "dropping $db, left over by an interrupted run"
+            dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
+        fi
+    done
+    for dir in "$@"; do
+        if [ -d "$dir" ] && ! kill -0 "${dir##*-}" 2>/dev/null; then rm -rf "$dir"; fi
+    done
+}

@@ -72,15 +72,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Leftovers of runs killed outright (no EXIT trap).
-for old in $(pg_query "SELECT datname FROM pg_database WHERE datname ~ '^rm_oca_(stock|addon)_[0-9]+$'"); do
-    if ! kill -0 "${old##*_}" 2>/dev/null; then
-        log "dropping $old, left over by an interrupted run"
-        dropdb --if-exists --force "$old" >/dev/null 2>&1 || true
-    fi
-done
-for dir in "$VAR_DIR"/oca-data-*; do
-    if [ -d "$dir" ] && ! kill -0 "${dir##*-}" 2>/dev/null; then rm -rf "$dir"; fi
-done
+drop_leftovers '^rm_oca_(stock|addon)_[0-9]+$' "$VAR_DIR"/oca-data-*
 mkdir -p "$LOG_DIR"
 ln -sfn "$(basename "$LOG_DIR")" "$VAR_DIR/log/oca-suites-latest"
 

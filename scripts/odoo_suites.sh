@@ -171,15 +171,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM  # make Ctrl-C go through the EXIT trap
 
 # Leftovers of runs that were killed outright (no EXIT trap).
-for old in $(pg_query "SELECT datname FROM pg_database WHERE datname ~ '^rm_suites_[0-9]+$'"); do
-    if ! kill -0 "${old#rm_suites_}" 2>/dev/null; then
-        log "dropping $old, left over by an interrupted run"
-        dropdb --if-exists --force "$old" >/dev/null 2>&1 || true
-    fi
-done
-for dir in "$VAR_DIR"/suites-data-*; do
-    if [ -d "$dir" ] && ! kill -0 "${dir##*-}" 2>/dev/null; then rm -rf "$dir"; fi
-done
+drop_leftovers '^rm_suites_[0-9]+$' "$VAR_DIR"/suites-data-*
 mkdir -p "$LOG_DIR"
 ln -sfn "$(basename "$LOG_DIR")" "$VAR_DIR/log/suites-$([ "$STOCK" = "1" ] && echo stock-)latest"
 

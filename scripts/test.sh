@@ -48,17 +48,7 @@ trap 'exit 130' INT TERM  # make Ctrl-C go through the EXIT trap
 
 # Leftovers of earlier runs that were killed outright (no EXIT trap): databases
 # and data dirs named after a test.sh pid that is no longer running.
-for db in $(pg_query "SELECT datname FROM pg_database
-                      WHERE datname ~ '^rm_test_(tpl|unit)_[0-9]+$' OR datname ~ '^rm_sys_[0-9]+_'"); do
-    pid="$(sed -E 's/^rm_(test_tpl|test_unit|sys)_([0-9]+).*/\2/' <<<"$db")"
-    if ! kill -0 "$pid" 2>/dev/null; then
-        log "dropping $db, left over by an interrupted run"
-        dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
-    fi
-done
-for dir in "$VAR_DIR"/test-data-* "$VAR_DIR"/log/test-*; do
-    if [ -d "$dir" ] && ! kill -0 "${dir##*-}" 2>/dev/null; then rm -rf "$dir"; fi
-done
+drop_leftovers '^rm_test_(tpl|unit)_[0-9]+$|^rm_sys_[0-9]+_' "$VAR_DIR"/test-data-* "$VAR_DIR"/log/test-*
 mkdir -p "$LOG_DIR"
 ln -sfn "test-$RUN_ID" "$VAR_DIR/log/test-latest"
 

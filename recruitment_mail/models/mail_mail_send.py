@@ -12,6 +12,7 @@ module, loaded before or after this one, still run around it; a test pins the
 stock source it mirrors (STOCK_SEND_SHA256).
 """
 
+import functools
 import hashlib
 import inspect
 import logging
@@ -73,17 +74,7 @@ def _send_at_the_bottom(
 ):
     """Stock's place in the method resolution order of mail.mail._send: the
     add-on's loop on a database where it is installed, stock's elsewhere."""
-    send = getattr(self, "_send_odoo_18_0", None)
-    if send is None:
-        return STOCK_SEND(
-            self,
-            auto_commit=auto_commit,
-            raise_exception=raise_exception,
-            smtp_session=smtp_session,
-            alias_domain_id=alias_domain_id,
-            mail_server=mail_server,
-            post_send_callback=post_send_callback,
-        )
+    send = getattr(self, "_send_odoo_18_0", None) or functools.partial(STOCK_SEND, self)
     return send(
         auto_commit=auto_commit,
         raise_exception=raise_exception,
