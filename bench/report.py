@@ -316,6 +316,7 @@ def provider_table(data):
         rows.append(
             f"| {fmt(run['delay_ms'], 0)} ms | {names.get(run['mode'], run['mode'])} | {run['connections']} | "
             f"{run['mails']:,} | {fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
+            f"{fmt(run.get('odoo_cpu_ms_per_email'))} | "
             f"{run['duplicates']} | {run['lost']} |"
         )
     for delay, sides in (data.get("odoo") or {}).items():
@@ -336,9 +337,9 @@ def server_table(data):
         "A real Odoo server as an agency runs it (default cron threads and time limits) draining a "
         "backlog through the sink, counted from its first email received to its last:",
         "",
-        "| Round trip | Side | Connections | Emails | Emails/s | Round trips / email | Most connections "
-        "| Duplicates | Lost | Time-limit kills |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Round trip | Side | Connections | Emails | Emails/s | Round trips / email | Odoo CPU ms / email "
+        "| Most connections | Duplicates | Lost | Time-limit kills |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in data["runs"]:
         rows.append(

@@ -38,6 +38,7 @@
 #   BENCH_SERVER_MAILS    emails of ours' run                (10000)
 #   BENCH_SERVER_STOCK_MAILS emails of stock's run           (1000)
 #   BENCH_SERVER_CONNECTIONS ours' Connections on the mail server (8)
+#   BENCH_SERVER_ODOO_ARGS more arguments for its odoo servers, e.g. "--log-handler=odoo.sql_db:DEBUG"
 #   KEEP                  1: keep the rm_bench_* databases afterwards
 #
 # Results: var/bench/<date>/ (report.md, JSON, EXPLAIN plans, logs);

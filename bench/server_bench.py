@@ -16,6 +16,7 @@ fresh copy of that side's template database (bench/run.sh builds them):
 4. wait until the sink holds every email (or BENCH_SERVER_TIMEOUT_S, default
    900), stop the server, and check every Message-Id arrived exactly once.
 
+BENCH_SERVER_ODOO_ARGS adds arguments to the server's command line.
 The rate is counted from the first email the sink received to the last, so
 that the server's start does not count. Writes BENCH_OUT/server.json.
 """
@@ -65,8 +66,19 @@ def start_odoo(db: str, tag: str) -> subprocess.Popen:
         f"--gevent-port={free_port()}",
         "--log-level=info",
         f"--logfile={logfile}",
+        # e.g. "--log-handler=odoo.sql_db:DEBUG" to see each email's SQL
+        *os.environ.get("BENCH_SERVER_ODOO_ARGS", "").split(),
     ]
     return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, every thread) the process has used so far."""
+    try:
+        fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop_odoo(proc: subprocess.Popen) -> None:
@@ -105,14 +117,26 @@ def server_run(side: str, delay_ms: float, mails: int, connections: int) -> dict
             proc = start_odoo(db, tag)
             started = time.monotonic()
             exited = None
+            # Odoo's CPU time while it sends: from the first poll that saw an
+            # email arrive to the one that saw the last (server start left out)
+            cpu_first = cpu_last = None
+            received_first = received_last = 0
             try:
                 while sink.received() < mails and time.monotonic() - started < timeout:
+                    received, cpu = sink.received(), cpu_seconds(proc.pid)
+                    if received and cpu is not None:
+                        if cpu_first is None:
+                            cpu_first, received_first = cpu, received
+                        cpu_last, received_last = cpu, received
                     if proc.poll() is not None:
                         # stock's queue run outlives the cron time limit and the server stops
                         exited = proc.returncode
                         log(f"  Odoo exited ({exited}) after {sink.received()} emails, see server-{tag}.log")
                         break
                     time.sleep(1)
+                received, cpu = sink.received(), cpu_seconds(proc.pid)
+                if cpu is not None and cpu_first is not None:
+                    cpu_last, received_last = cpu, received
                 time.sleep(2)  # anything sent twice arrives now
             finally:
                 stop_odoo(proc)
@@ -134,6 +158,11 @@ def server_run(side: str, delay_ms: float, mails: int, connections: int) -> dict
             "seconds": seconds,
             "emails_per_s": (len(counts) - 1) / seconds if seconds else None,
             "round_trips_per_email": stats.get("round_trips", 0) / len(ids) if ids else None,
+            "odoo_cpu_ms_per_email": (
+                1000 * (cpu_last - cpu_first) / (received_last - received_first)
+                if cpu_first is not None and received_last > received_first
+                else None
+            ),
             "max_connections": stats.get("max_connections"),
             "time_limit_kills": restarts,
             "server_exited": exited,
@@ -167,7 +196,8 @@ def main():
             result = server_run(side, delay_ms, mails, connections)
             log(
                 f"  {side}: {result['emails_per_s'] or 0:.1f} emails/s, {result['round_trips_per_email'] or 0:.2f} "
-                f"round trips/email, {result['duplicates']} duplicates, {result['lost']} lost, "
+                f"round trips/email, {result['odoo_cpu_ms_per_email'] or 0:.1f} ms of Odoo CPU/email, "
+                f"{result['duplicates']} duplicates, {result['lost']} lost, "
                 f"{result['max_connections']} connections at most, {result['time_limit_kills']} time-limit kills"
             )
             runs.append(result)
