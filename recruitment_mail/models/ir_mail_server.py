@@ -25,6 +25,7 @@ from ..tools.smtp_errors import (
     is_permanent_connection_error,
     smtp_reply,
 )
+from ..tools.smtp_senders import SESSION_POOL, PooledSession
 
 _logger = logging.getLogger(__name__)
 
@@ -196,9 +197,16 @@ class IrMailServer(models.Model):
         mail_server_id=None,
         allow_archived=False,
     ):
+        # mail.mail.send(): the session of an earlier batch to the same server,
+        # kept open (tools/smtp_senders.py)
+        pool = SESSION_POOL.get() if not host and self.env.context.get("recruitment_mail_sending") else None
+        if pool is not None:
+            session = self._pooled_session(pool, mail_server_id, smtp_from)
+            if session is not None:
+                return session
         tls = _TLS_CONTEXT.set(functools.partial(self._tls_context_for, mail_server_id, host, smtp_from))
         try:
-            return super().connect(
+            connection = super().connect(
                 host=host,
                 port=port,
                 user=user,
@@ -211,6 +219,7 @@ class IrMailServer(models.Model):
                 mail_server_id=mail_server_id,
                 allow_archived=allow_archived,
             )
+            return PooledSession(connection, pool) if pool is not None and connection is not None else connection
         except Exception as exc:
             if not self.env.context.get("recruitment_mail_sending"):
                 raise
@@ -226,6 +235,36 @@ class IrMailServer(models.Model):
             )
         finally:
             _TLS_CONTEXT.reset(tls)
+
+    @api.model
+    def _get_default_bounce_address(self):
+        if self.env.context.get("recruitment_mail_no_bounce_address"):
+            return None  # mail.mail's sending found none for the mails it builds (_build_messages)
+        return super()._get_default_bounce_address()
+
+    def _pooled_session(self, pool, mail_server_id, smtp_from):
+        """A session of this send() to the server connect() would open for
+        (mail_server_id, smtp_from): the first of the run still sending to
+        it, else an idle one; set up as stock's connect() sets up a new one
+        (smtp_from and from_filter). None when there is none."""
+        if mail_server_id:
+            mail_server = self.sudo().browse(mail_server_id)
+            if not mail_server.active:
+                return None  # stock's connect() says why
+        else:
+            mail_server, smtp_from = self.sudo()._find_mail_server(smtp_from)
+        key = mail_server.id or None
+        run = pool.runs.get(key)
+        if run is not None and run.usable():
+            connection = run.connections[0]  # its senders go on with the mails of the batch before
+        else:
+            sessions = pool.take(key, 1)
+            if not sessions:
+                return None
+            connection = sessions[0]
+        connection.from_filter = mail_server.from_filter if mail_server else self._get_default_from_filter()
+        connection.smtp_from = smtp_from
+        return PooledSession(connection, pool)
 
     def _tls_context_for(self, mail_server_id, host, smtp_from):
         """The TLS context of the connection connect() is opening: a verifying

@@ -67,7 +67,7 @@ class MailMail(models.Model):
         or built again when the mail changed since it was read; None when it
         is not this worker's to send (any more)."""
         self.ensure_one()
-        claim = self._claim(send_args["auto_commit"], built.read_at)
+        claim = built.claim if built.claim is not None else self._claim(send_args["auto_commit"], built.read_at)
         if not claim:
             return None
         if claim == CLAIM_CHANGED or built.not_waiting:

@@ -174,19 +174,24 @@ class MailMail(models.Model):
         # The flag makes ir.mail_server.connect() hand over a failed connection
         # as a value (FailedConnection) that _send records on the mails, in
         # words a user can act on and naming the server it tried.
-        # The extra SMTP sessions of sending through several connections are
-        # kept from one batch (sender address) to the next, closed at the end.
+        # The SMTP sessions, and the sender threads of sending through several
+        # connections, are kept from one batch (sender address) to the next,
+        # ended at the end.
         pool = SessionPool()
         token = SESSION_POOL.set(pool)
+        sending = self.with_context(recruitment_mail_sending=True)
         try:
-            return super(MailMail, self.with_context(recruitment_mail_sending=True)).send(
+            return super(MailMail, sending).send(
                 auto_commit=auto_commit,
                 raise_exception=raise_exception,
                 post_send_callback=post_send_callback,
             )
         finally:
-            SESSION_POOL.reset(token)
-            pool.close()
+            try:
+                sending._end_pipelined_runs()  # what their senders still have is recorded
+            finally:
+                SESSION_POOL.reset(token)
+                pool.close()
 
     def _split_by_mail_configuration(self):
         """Hand each server no more than its sending limits allow; the rest

@@ -47,6 +47,7 @@ KEPT_FIELDS = (
     "failure_reason",
     "next_attempt_date",
     "mail_message_id",
+    "recipient_fates",
 )
 CLAIM_SAME = "same"  # _claim: the mail is ours and unchanged since it was read
 CLAIM_CHANGED = "changed"  # _claim: the mail is ours, written since it was read: build it again
@@ -128,13 +129,13 @@ class MailMail(models.Model):
             "post_send_callback": post_send_callback,
         }
         try:
-            sessions = self._pipelined_sessions(smtp_session, mail_server, raise_exception)
-            if sessions:
-                return self._send_pipelined(sessions, send_args)
+            run = self._pipelined_run(smtp_session, mail_server, raise_exception)
+            if run:
+                return self._send_pipelined(run, send_args)
             return self._send_claimed(send_args)
         finally:
             if auto_commit is True:
-                self._release_claims()
+                (self - self._in_flight())._release_claims()
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
 
     def _send_claimed(self, send_args):
@@ -200,13 +201,13 @@ class MailMail(models.Model):
     # Claim and build
     # ------------------------------------------------------------------
 
-    def _build_outgoing(self, alias_domain_id=False, mail_server=False, auto_commit=False):
-        """Claim the first SEND_CHUNK of these mails (_claim_chunk), read the
+    def _build_outgoing(self, alias_domain_id=False, mail_server=False, auto_commit=False, chunk=SEND_CHUNK):
+        """Claim the first ``chunk`` of these mails (_claim_chunk), read the
         claimed ones together and build their messages, up to about
         SEND_CHUNK_BYTES of bodies and attachments. Return ({mail id:
         OutgoingMail} in order, ids left for later). No other module's hook
         (_prepare_outgoing_list, build_email) runs for a mail not claimed."""
-        ids = self.ids[:SEND_CHUNK]
+        ids = self.ids[:chunk]
         # what this transaction wrote is what the claims below must compare with
         self.env["mail.message"].flush_model()
         self.flush_model()
@@ -323,6 +324,10 @@ class MailMail(models.Model):
                     domain_notifications_email=defaults["domain_notifications_email"],
                     domain_bounce_address=email["headers"].get("Return-Path") or defaults["domain_bounce_address"],
                 )
+                if not server_context["domain_bounce_address"]:
+                    # the company has none, as found for the chunk: send_email
+                    # need not look again (ir.mail_server._get_default_bounce_address)
+                    server_context["recruitment_mail_no_bounce_address"] = True
             message = (
                 self.env["ir.mail_server"]
                 .with_context(**server_context)
@@ -358,22 +363,33 @@ class MailMail(models.Model):
         not waited for. Return False (skip it), CLAIM_SAME, or CLAIM_CHANGED
         when it was written since ``read_at`` (its write_date when read)."""
         self.ensure_one()
+        return self._claim_each({self.id: read_at}, auto_commit)[self.id]
+
+    def _claim_each(self, read_at, auto_commit=False):
+        """_claim for each mail of ``read_at`` ({id: its write_date when read,
+        or None}) in one query: {id: False, CLAIM_SAME or CLAIM_CHANGED}."""
         try:
             self.env.cr.execute(
-                f"""SELECT state, write_date, {CLAIM_IS_FREE}
-                      FROM mail_mail WHERE id = %(id)s FOR NO KEY UPDATE SKIP LOCKED""",
-                {"id": self.id, "stale": fields.Datetime.now() - CLAIM_LAPSE},
+                f"""SELECT id, state, write_date, {CLAIM_IS_FREE}
+                      FROM mail_mail WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE SKIP LOCKED""",
+                {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE},
                 log_exceptions=False,
             )
         except psycopg2.errors.SerializationFailure:
             if not auto_commit:
                 raise
-            # Another worker updated it since our snapshot: it is theirs. With
-            # auto_commit everything before this claim is committed already.
+            # Another worker updated one of them since our snapshot: skip them
+            # all, they go in a later run. With auto_commit everything before
+            # this claim is committed already.
             self.env.cr.rollback()
-            _logger.info("Email %s is being sent by another worker: skipped", self.id)
-            return False
-        row = self.env.cr.fetchone()
-        if not row or row[0] != "outgoing" or not row[2]:
-            return False  # gone, held by another worker, or no longer waiting
-        return CLAIM_SAME if read_at is not None and row[1] == read_at else CLAIM_CHANGED
+            _logger.info("Email(s) %s: being sent by another worker, skipped", list(read_at))
+            return dict.fromkeys(read_at, False)
+        rows = {mail_id: (state, write_date, free) for mail_id, state, write_date, free in self.env.cr.fetchall()}
+        claims = {}
+        for mail_id, when in read_at.items():
+            state, write_date, free = rows.get(mail_id, (None, None, False))
+            if state != "outgoing" or not free:
+                claims[mail_id] = False  # gone, held by another worker, or no longer waiting
+            else:
+                claims[mail_id] = CLAIM_SAME if when is not None and write_date == when else CLAIM_CHANGED
+        return claims

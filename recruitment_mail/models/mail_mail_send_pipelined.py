@@ -27,12 +27,13 @@ from odoo import api, models, modules
 from ..tools.delivery import FailedConnection
 from ..tools.smtp_errors import describe_error, refused_recipients
 from ..tools.smtp_pipeline import Outcome, envelope_for
-from ..tools.smtp_senders import SESSION_POOL, SenderThread
+from ..tools.smtp_senders import SESSION_POOL, SenderThread, unpooled
 from .ir_mail_server import MAX_CONNECTIONS
 
 _logger = logging.getLogger(__name__)
 
 AHEAD = 2  # mails waiting on each sender, so that it never waits for the run
+BUILD_AHEAD = 4  # mails built at a time per sender: a build is short, the senders' outcomes are recorded between two
 SEND_EMAIL_OWNERS = {"base", "recruitment_mail"}  # modules whose send_email keeps the message as handed
 
 
@@ -62,58 +63,92 @@ class CapturingSession:
 
 
 class PipelinedRun:
-    """The state of one _send_pipelined: its sender threads (one per
-    session), the mails built and not handed over yet (outgoing), those left
-    to build (pending), and those a sender has (waiting: id -> OutgoingMail)."""
+    """Sender threads (one per session) sending to one server. Within a
+    send() (which keeps it in its SessionPool) one run serves every batch
+    (sender address) to that server: the next batch is built while the
+    senders end the one before, ended once the send() is done. It holds the
+    batch being fed: mails built and not handed over yet (outgoing), those
+    left to build (pending); and those a sender has, of any batch (waiting:
+    id -> (OutgoingMail, the send arguments of its batch))."""
 
-    def __init__(self, sessions, pending, pool_key):
-        self.sessions = sessions
-        self.pool = SESSION_POOL.get()
-        self.pool_key = pool_key
+    def __init__(self, sessions, key, pool):
+        self.connections = [unpooled(session) for session in sessions]
+        self.key = key
+        self.pool = pool
         self.results = queue.Queue()
         self.senders = [
             SenderThread(
                 getattr(session, "__obj__", session),
                 self.results,
                 name=f"recruitment_mail-smtp-{number}",
-                quit_at_end=number > 1 and self.pool is None,
+                quit_at_end=number > 1 and pool is None,
             )
             for number, session in enumerate(sessions, 1)
         ]
         for sender in self.senders:
             sender.start()
-        self.pending = pending
+        self.pending = []
         self.outgoing = {}
         self.waiting = {}
         self.stop = False
 
+    def begin(self, ids):
+        """Feed the mails of another batch."""
+        self.pending = list(ids)
+        self.outgoing = {}
+        self.stop = False
+
+    def usable(self):
+        return any(sender.lost is None and sender.is_alive() for sender in self.senders)
+
     def close(self):
-        """End the sender threads. The sessions opened for this run go back to
-        the pool of the send() running (its next batch uses them; it closes
-        them), or each sender closes its own; stock's send() closes the first."""
+        """End the sender threads. Without a pool, each sender QUITs its own
+        session, and stock's send() the first; with one, the sound sessions
+        go back to it (idle: the send()'s next batches take them, it closes
+        them at its end) and the others are closed."""
         for sender in self.senders:
             sender.finish()
         for sender in self.senders:
             sender.join(timeout=60)
-        if self.pool is not None:
-            alive = [
-                session
-                for session, sender in zip(self.sessions[1:], self.senders[1:], strict=True)
-                if sender.lost is None and not sender.is_alive() and not sender.smtp_closed()
-            ]
-            self.pool.give_back(self.pool_key, alive)
+        if self.pool is None:
+            return
+        if self.pool.runs.get(self.key) is self:
+            del self.pool.runs[self.key]
+        for connection, sender in zip(self.connections, self.senders, strict=True):
+            if sender.lost is None and not sender.is_alive() and not sender.smtp_closed():
+                self.pool.give_back(self.key, [connection])
+            else:
+                try:
+                    connection.close()
+                except OSError as exc:
+                    _logger.debug("Closing an SMTP session: %s", exc)
 
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
-    def _pipelined_sessions(self, smtp_session, mail_server, raise_exception):
-        """The SMTP sessions to send these mails through at once, the given
-        one first; None to send them one by one through send_email."""
+    def _pipelined_run(self, smtp_session, mail_server, raise_exception):
+        """The run of sender threads to send these mails through several
+        sessions at once: the one of this send() to this server (kept from
+        its batch before), or a new one with the given session first; None to
+        send them one by one through send_email. A run of this send() to
+        another server is ended first (what its senders have is recorded)."""
+        pool = SESSION_POOL.get()
+        key = mail_server.id if mail_server else None
         raw = getattr(smtp_session, "__obj__", None)
-        if raise_exception or modules.module.current_test or not isinstance(raw, SMTP):
-            return None
-        if not self._send_email_keeps_the_message():
+        pipelined = (
+            not raise_exception
+            and not modules.module.current_test
+            and isinstance(raw, SMTP)
+            and self._send_email_keeps_the_message()
+        )
+        if pool is not None:
+            for other in list(pool.runs.values()):
+                if not pipelined or other.key != key or not other.usable():
+                    self._end_run(other)
+            if pipelined and key in pool.runs:
+                return pool.runs[key]
+        if not pipelined:
             return None
         if mail_server:
             wanted = mail_server.smtp_connections
@@ -123,11 +158,13 @@ class MailMail(models.Model):
         wanted = min(max(wanted, 1), MAX_CONNECTIONS)
         if wanted == 1 and not raw.has_extn("pipelining"):
             return None
-        pool = SESSION_POOL.get()
-        extra = pool.take(mail_server.id if mail_server else None, wanted - 1) if pool is not None else []
+        extra = pool.take(key, wanted - 1) if pool is not None else []
         if wanted - 1 > len(extra):
             extra += self._open_sessions(wanted - 1 - len(extra), mail_server, smtp_session.smtp_from)
-        return [smtp_session, *extra]
+        run = PipelinedRun([smtp_session, *extra], key, pool)
+        if pool is not None:
+            pool.runs[key] = run
+        return run
 
     def _open_sessions(self, count, mail_server, smtp_from):
         """Open ``count`` more sessions to the server at once: each connection
@@ -161,40 +198,111 @@ class MailMail(models.Model):
         }
         return owners <= SEND_EMAIL_OWNERS
 
-    def _send_pipelined(self, sessions, send_args):
+    def _send_pipelined(self, run, send_args):
         """_send_claimed's loop with the SMTP conversations in sender threads:
         claim and build a chunk, capture each mail's messages and give them to
         the least busy sender, record each mail's outcome as its sender
-        reports it, and commit it before that sender sends its next mail."""
-        mail_server = send_args["build_args"].get("mail_server")
-        run = PipelinedRun(sessions, list(self.ids), mail_server.id if mail_server else None)
+        reports it, and commit it before that sender sends its next mail.
+        Within a send() (a pool), it returns once every mail of this batch is
+        handed over: the run's senders go on with them while the next batch
+        is built, and what they report is recorded then, or at the send()'s
+        end (_end_pipelined_runs)."""
+        run.begin(self.ids)
+        kept = run.pool is not None
         try:
             while True:
                 self._feed_senders(run, send_args)
-                if not run.waiting:
+                fed = run.stop or not (run.outgoing or run.pending) or not run.usable()
+                if not run.waiting or (fed and kept):
                     break
-                sender, mail_id, outcomes = run.results.get()
-                sender.assigned -= 1
-                built = run.waiting.pop(mail_id)
+                self._record_reported(run, wait=True)
+        except BaseException:
+            self._end_run(run, record=False)
+            raise
+        if not kept:
+            self._end_run(run)
+        left = list(run.outgoing) + run.pending
+        if left:
+            self.browse(left)._trigger_queue()
+        return True
+
+    def _end_run(self, run, record=True):
+        """Record what the run's senders still report (unless ``record`` is
+        False: an error is on its way up), then end them."""
+        try:
+            while record and run.waiting:
+                self._record_reported(run, wait=True)
+        finally:
+            run.close()
+
+    def _end_pipelined_runs(self):
+        """At the end of a send(): record what its runs' senders still report."""
+        pool = SESSION_POOL.get()
+        if pool is not None:
+            for run in list(pool.runs.values()):
+                self._end_run(run)
+
+    def _in_flight(self):
+        """The mails of this send() a sender has, not recorded yet."""
+        pool = SESSION_POOL.get()
+        return self.browse([mail_id for run in (pool.runs.values() if pool else ()) for mail_id in run.waiting])
+
+    def _record_reported(self, run, wait):
+        """Record the outcome of every mail the senders reported (waiting for
+        one first if ``wait``), then let those senders go on: each waits for
+        its last mail to be recorded before it ends its next message, so this
+        comes before anything else. In the cron, the outcomes reported
+        together are committed together, one commit rather than one each."""
+        reported = []
+        while True:
+            try:
+                reported.append(run.results.get(block=wait and not reported))
+            except queue.Empty:
+                break
+        together = []
+        for sender, mail_id, outcomes in reported:
+            sender.assigned -= 1
+            built, send_args = run.waiting.pop(mail_id)
+            together.append((mail_id, built, outcomes, send_args))
+        try:
+            if len(together) > 1 and together[0][3]["auto_commit"] is True and self._record_together(together):
+                return
+            for mail_id, built, outcomes, send_args in together:
                 try:
                     self.browse(mail_id)._record_pipelined(built, outcomes, send_args)
                 except (MemoryError, smtplib.SMTPServerDisconnected):
                     raise
                 except Exception as exc:
                     self.browse(mail_id)._recover_lost_outcome(built, exc, send_args)
-                finally:
-                    sender.acknowledge()
         finally:
-            run.close()
-        left = list(run.outgoing) + run.pending
-        if left:
-            self.browse(left)._trigger_queue()
+            for sender, _mail_id, _outcomes in reported:
+                sender.acknowledge()
+
+    def _record_together(self, together):
+        """Record these mails' outcomes ([(id, built, outcomes, send_args)])
+        and commit them at once. False when recording one of them failed:
+        nothing is recorded then (rolled back), the caller records them one
+        by one."""
+        try:
+            for mail_id, built, outcomes, send_args in together:
+                # one commit for them all, below
+                self.browse(mail_id)._record_pipelined(built, outcomes, dict(send_args, auto_commit=False))
+        except (MemoryError, smtplib.SMTPServerDisconnected):
+            raise
+        except Exception:  # noqa: BLE001  # recorded again one by one, where it is reported
+            _logger.info("Recording %s outcomes together failed: recording them one by one", len(together))
+            self.env.cr.rollback()
+            return False
+        self.browse([mail_id for mail_id, *_rest in together])._commit_outcome(
+            True, together[0][3]["post_send_callback"]
+        )
         return True
 
     def _feed_senders(self, run, send_args):
         """Keep every live sender AHEAD mails ahead: build the next chunk when
         needed, claim and capture each mail, give it to the least busy sender."""
         while not run.stop:
+            self._record_reported(run, wait=False)  # first: the senders wait for it
             live = [sender for sender in run.senders if sender.lost is None and sender.assigned < AHEAD]
             if not live:
                 return
@@ -202,7 +310,9 @@ class MailMail(models.Model):
                 if not run.pending:
                     return
                 run.outgoing, run.pending = self.browse(run.pending)._build_outgoing(
-                    **send_args["build_args"], auto_commit=send_args["auto_commit"]
+                    **send_args["build_args"],
+                    auto_commit=send_args["auto_commit"],
+                    chunk=BUILD_AHEAD * len(run.senders),
                 )
                 self._commit_built(send_args["auto_commit"])
                 continue
@@ -210,13 +320,25 @@ class MailMail(models.Model):
                 run.stop = True
                 return
             mail_id = next(iter(run.outgoing))
+            if run.outgoing[mail_id].claim is None:
+                self._claim_ahead(run, len(run.senders) * AHEAD, send_args["auto_commit"])
             built = run.outgoing.pop(mail_id)
-            captured = self.browse(mail_id)._capture(built, run.sessions[0], send_args)
+            captured = self.browse(mail_id)._capture(built, send_args["smtp_session"], send_args)
             if captured is None:
                 continue  # recorded already (nothing to hand over), or not ours
             built, envelopes = captured
-            run.waiting[mail_id] = built
+            run.waiting[mail_id] = (built, send_args)
             min(live, key=lambda sender: sender.assigned).put(mail_id, envelopes)
+
+    def _claim_ahead(self, run, count, auto_commit):
+        """Claim the next ``count`` mails to hand over in one query rather than
+        one each (_claim): the row locks end at the next commit anyway (the
+        outcome of a mail before them), what counts is that each is still
+        waiting, ours and as read when it goes to a sender."""
+        ahead = list(run.outgoing)[:count]
+        claims = self._claim_each({mail_id: run.outgoing[mail_id].read_at for mail_id in ahead}, auto_commit)
+        for mail_id, claim in claims.items():
+            run.outgoing[mail_id].claim = claim
 
     def _commit_built(self, auto_commit):
         if auto_commit is True:

@@ -24,6 +24,7 @@ class OutgoingMail:
     not_waiting: bool = False  # not waiting when it was read: nothing built
     delivered: bool = False  # the SMTP server accepted at least one of its messages
     values: dict = dataclasses.field(default_factory=dict)  # what recording the outcome reads, as read
+    claim: object = None  # mail.mail._claim's answer when taken ahead with others' (None: not taken yet)
     # sent through sender threads: per message, (what _hand_over gave when
     # send_email prepared it, its envelopes) (mail_mail_send_pipelined.py)
     captured: list = dataclasses.field(default_factory=list)

@@ -22,12 +22,16 @@ END = object()  # put on a sender's work queue: no more mails
 
 
 class SessionPool:
-    """The extra SMTP sessions of one mail.mail.send(), by mail server, kept
-    from one of its batches (one per sender address) to the next: a session
-    is a transport to the server, each message carries its own envelope."""
+    """The SMTP sessions of one mail.mail.send(), by mail server, kept from
+    one of its batches (one per sender address) to the next: a session is a
+    transport to the server, each message carries its own envelope. Those of
+    a run of sender threads still sending (``runs``: key -> run, whose
+    ``connections`` they are) are busy; the others are idle, for the next
+    batch to take."""
 
     def __init__(self):
         self.idle = collections.defaultdict(list)
+        self.runs = {}
 
     def take(self, key, count):
         sessions = self.idle[key][:count]
@@ -37,6 +41,12 @@ class SessionPool:
     def give_back(self, key, sessions):
         self.idle[key].extend(sessions)
 
+    def holds(self, connection):
+        """Whether the pool keeps ``connection`` (idle, or busy in a run)."""
+        return any(kept is connection for sessions in self.idle.values() for kept in sessions) or any(
+            kept is connection for run in self.runs.values() for kept in run.connections
+        )
+
     def close(self):
         for sessions in self.idle.values():
             for session in sessions:
@@ -45,6 +55,40 @@ class SessionPool:
                 except (smtplib.SMTPException, OSError) as exc:
                     _logger.debug("Closing an SMTP session: the server went first (%s)", exc)
         self.idle.clear()
+
+
+class PooledSession:
+    """A session of the pool as ir.mail_server.connect() hands it to stock's
+    send(), which QUITs it after each batch: while the pool keeps it (a run
+    still sends through it, or it is idle for the next batch), QUIT leaves it
+    open, so the next batch needs no new connection (TCP, EHLO, STARTTLS,
+    AUTH: each a round trip to a provider); otherwise QUIT closes it.
+    Everything else is the session's, including stock's per-batch smtp_from
+    and from_filter."""
+
+    def __init__(self, connection, pool):
+        object.__setattr__(self, "connection", connection)
+        object.__setattr__(self, "_pool", pool)
+
+    @property
+    def __obj__(self):
+        return getattr(self.connection, "__obj__", self.connection)
+
+    def quit(self):
+        if self._pool.holds(self.connection):
+            return (221, b"kept for the next batch")
+        return self.connection.quit()
+
+    def __getattr__(self, name):
+        return getattr(self.connection, name)
+
+    def __setattr__(self, name, value):
+        setattr(self.connection, name, value)
+
+
+def unpooled(session):
+    """The connection itself of a session connect() handed over."""
+    return session.connection if isinstance(session, PooledSession) else session
 
 
 # The pool of the send() running in this context (mail.mail.send sets it), or None.
