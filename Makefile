@@ -4,8 +4,10 @@
 #                recruitment_mail and demo data in database $(DB); outgoing mail
 #                goes to a local SMTP sink that keeps every message in var/mailbox/
 #                (.eml files + index.jsonl), or to a real SMTP server (see below).
-#   make test    the add-on's Odoo tests (pytest-odoo) and the system tests in
-#                tests/ (real Odoo server + SMTP server), on throwaway databases.
+#   make test    the add-on's Odoo tests (pytest-odoo), the system tests in
+#                tests/ (real Odoo server + SMTP server), Odoo's own mail suites
+#                and OCA's mail_tracking/mail_debrand tests beside the add-on,
+#                on throwaway databases.
 #   make bench   performance beside stock Odoo, see docs/benchmarks.md (BENCH_SIZES=100000: quick run).
 #   make lint    ruff, pylint-odoo and OCA's Odoo checks, offline (scripts/lint.sh: tools, LINT_PYTHON).
 #   make test-under-load  make test RUNS=3 times beside BURNERS=2 CPU-bound processes.

@@ -5,8 +5,11 @@
 #   scripts/oca_addons.sh        prints the folder (var/oca-addons) on stdout
 #
 # The wheels are PyPI's (pinned below, with their sha256), downloaded only when
-# missing into var/oca-wheels; their addon directories (odoo/addons/<name> in
-# the wheel) are unpacked into var/oca-addons. They are NOT pip-installed: a
+# missing into a cache outside the repository ($OCA_WHEELS_DIR, else
+# ${XDG_CACHE_HOME:-~/.cache}/recruitment_mail/oca-wheels, else var/oca-wheels),
+# so that a fresh clone does not fetch them again; a cached wheel is used only
+# when its sha256 is the pinned one. Their addon directories (odoo/addons/<name>
+# in the wheel) are unpacked into var/oca-addons. They are NOT pip-installed: a
 # wheel installed into the environment makes `odoo` a namespace package and
 # `import odoo` breaks. Neither wheel needs another odoo-addon-* wheel or a
 # python library (their METADATA requires odoo==18.0.* only). Idempotent: a
@@ -21,7 +24,11 @@ PINS=(
     "odoo-addon-mail_tracking==18.0.1.0.11.2 9938799cf6d056f193e4b17c848d0eb3b8c7229110aa35e9baa8200ff04e35cb"
     "odoo-addon-mail_debrand==18.0.1.0.1.5 89ac9cf3cd8ab4e6a71886b2c1645e93cba92cbafa86984c116d8f2b9969dcd8"
 )
-WHEELS_DIR="${OCA_WHEELS_DIR:-$VAR_DIR/oca-wheels}"
+CACHE_HOME="${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}"
+WHEELS_DIR="${OCA_WHEELS_DIR:-${CACHE_HOME:+$CACHE_HOME/recruitment_mail/oca-wheels}}"
+if [ -z "$WHEELS_DIR" ] || ! mkdir -p "$WHEELS_DIR" 2>/dev/null || [ ! -w "$WHEELS_DIR" ]; then
+    WHEELS_DIR="$VAR_DIR/oca-wheels"  # no writable cache: inside the repository (git ignores var/)
+fi
 OCA_ADDONS_DIR="${OCA_ADDONS_DIR:-$VAR_DIR/oca-addons}"
 STAMP="$OCA_ADDONS_DIR/.pins"
 

@@ -8,6 +8,7 @@
 #   WITHOUT_DEMO=1 scripts/oca_suites.sh  databases without demo data (OCA's CI has demo data)
 #   PARALLEL=0 scripts/oca_suites.sh      the two runs one after the other (default: side by side)
 #   KEEP_DBS=1 scripts/oca_suites.sh      keep the databases (rm_oca_stock_<pid>, rm_oca_addon_<pid>)
+#   OCA_COUNTS=file scripts/oca_suites.sh  also write "tests failed 0" there (make test sums it)
 #   ADDONS_DIR=/path scripts/oca_suites.sh  test the recruitment_mail/ found there
 #
 # Two throwaway databases get the OCA modules (scripts/oca_addons.sh fetches the
@@ -38,6 +39,7 @@ TEST_TAGS="${TEST_TAGS:-$(tr ',' '\n' <<<"$OCA_MODULES" | sed 's|^|/|' | paste -
 
 fail_early() {
     log "ERROR: $*"
+    [ -z "${OCA_COUNTS:-}" ] || echo "1 1 0" >"$OCA_COUNTS"
     echo "0 passed, 1 failed"
     exit 1
 }
@@ -212,6 +214,9 @@ regressions = len(only_mine) + len(not_run) + (1 if bad_runs else 0)
 if not regressions:
     out(f"oca_suites: OK, no test fails with {addon} that passes without it")
 passed = sum(1 for t in mine["tests"].values() if t["status"] == "pass")
+if os.environ.get("OCA_COUNTS"):  # for make test (scripts/test_summary.py): tests, failed, skipped
+    with open(os.environ["OCA_COUNTS"], "w", encoding="utf-8") as fh:
+        fh.write(f"{passed + regressions} {regressions} 0\n")
 if both:
     out(f"({len(both)} test(s) failing in both runs are counted neither passed nor failed)")
 out(f"{passed} passed, {regressions} failed")

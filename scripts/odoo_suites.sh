@@ -319,7 +319,7 @@ while i < len(lines):
     i += 1
     if not m:
         continue
-    msg, logger = m["msg"], m["logger"]
+    msg, logger = m["msg"].rstrip(), m["logger"]  # Odoo ends "Starting <test> ... " with a space
     if msg.startswith("PROBE "):
         probe = msg
     elif msg.startswith("Starting ") and msg.endswith(" ..."):

@@ -3,9 +3,13 @@
 #   (a) the add-on's own Odoo tests (recruitment_mail/tests) with pytest-odoo
 #       on a copy of the template, and
 #   (b) the system tests (tests/) with plain pytest; they copy the template per
-#       Odoo server they start.
-# Both always run; every throwaway database is dropped at the end. The last
-# line printed is the combined "N passed, M failed".
+#       Odoo server they start;
+#   (c) Odoo's own mail suites with the add-on loaded (scripts/odoo_suites.sh), and
+#   (d) the OCA mail modules' own tests beside it (scripts/oca_suites.sh);
+#       (c) and (d) are skipped when PYTEST_ARGS narrows the run (ODOO_SUITES=1,
+#       OCA_SUITES=1 run them anyway).
+# Every throwaway database is dropped at the end. The last line printed is the
+# combined "N passed, M failed".
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -114,6 +118,20 @@ else
     log "PYTEST_ARGS given: skipping Odoo's own mail suites (ODOO_SUITES=1 runs them too)"
 fi
 
+# --- (d) the OCA mail modules' own tests beside the add-on ------------------
+# mail_tracking and mail_debrand (pinned PyPI wheels): no test may fail with the
+# add-on that passes without it (scripts/oca_suites.sh).
+OCA_COUNTS="$LOG_DIR/oca-suites.counts"
+oca_rc="-"
+if [ -z "${pytest_extra[*]}" ] || [ "${OCA_SUITES:-}" = "1" ]; then
+    log "running the OCA mail modules' own tests with and without $MODULE"
+    oca_rc=0
+    OCA_COUNTS="$OCA_COUNTS" KEEP_DBS="$KEEP_DBS" bash "$REPO_ROOT/scripts/oca_suites.sh" || oca_rc=$?
+else
+    log "PYTEST_ARGS given: skipping the OCA mail modules' tests (OCA_SUITES=1 runs them too)"
+fi
+
 cleanup
 "$PYTHON" "$REPO_ROOT/scripts/test_summary.py" \
-    "odoo tests:$unit_rc:$UNIT_XML" "system tests:$sys_rc:$SYS_XML" "odoo mail suites:$suites_rc:$SUITES_COUNTS"
+    "odoo tests:$unit_rc:$UNIT_XML" "system tests:$sys_rc:$SYS_XML" "odoo mail suites:$suites_rc:$SUITES_COUNTS" \
+    "oca mail modules:$oca_rc:$OCA_COUNTS"

@@ -149,7 +149,12 @@ class MailMail(models.Model):
                     built.delivered = True
                     if partner:
                         attempt.success_partner_ids.append(self.env["res.partner"].browse(partner.id))
-            self._settle_recipients(built, delivered, refused, attempt)
+            if built.nobody:
+                # send_email refused each message, as in stock: the add-on's reason
+                attempt.failure_type, attempt.failure_reason = built.nobody
+                attempt.message_id = None
+            else:
+                self._settle_recipients(built, delivered, refused, attempt)
             if attempt.message_id:
                 # as stock: a mail that reached someone is sent, with no failure
                 # on it; who did not get it is in recipient_fates (Partly sent)
@@ -197,6 +202,9 @@ class MailMail(models.Model):
         others."""
         IrMailServer = self.env["ir.mail_server"]
         session = RecordingSession(smtp_session) if smtp_session else None
+        if built.nobody:
+            # as stock: handed to send_email, which refuses it; never sent, no connection needed
+            session = RecordingSession(smtp_session, refuse_with=IrMailServer.NO_VALID_RECIPIENT)
         try:
             res = IrMailServer.with_context(**server_context).send_email(
                 message, mail_server_id=built.mail_server_id, smtp_session=session

@@ -34,10 +34,10 @@ class MailMail(models.Model):
             email["email_to_normalized"] = [ascii_address(a) for a in email.get("email_to_normalized") or []]
         return emails
 
-    def _recipient_problem(self):
-        """Return (failure_type, message) when this mail cannot be addressed,
-        checked before anything is handed to the SMTP server so that a mail to
-        several people never reaches only some of them."""
+    def _header_problem(self):
+        """Return (failure_type, message) when an address field would forge
+        email headers, checked before anything is built or handed to the SMTP
+        server so that a mail to several people never reaches only some of them."""
         self.ensure_one()
         # One address per line is fine in To and Cc; a line break inside an
         # address or a name, or anywhere in From and Reply-To, is not.
@@ -54,6 +54,14 @@ class MailMail(models.Model):
                     "(header injection). Correct it, then resend.",
                     field=label,
                 )
+        return None
+
+    def _no_recipient_problem(self):
+        """Return (failure_type, message) when this mail has no address Odoo
+        can send to, saying which address and why. Such a mail is built and
+        handed to send_email as in stock, which refuses it before anything
+        goes over the wire (NO_VALID_RECIPIENT); the reason is recorded."""
+        self.ensure_one()
         unsendable = self._unsendable_addresses()
         if self._sendable_addresses():
             # as stock: sent to the valid ones; the others' fate is kept on the mail

@@ -244,9 +244,10 @@ class MailMail(models.Model):
             if mail.state != "outgoing":
                 built.not_waiting = True  # _claim decides, on what the database says then
                 continue
-            built.problem = mail._recipient_problem()
+            built.problem = mail._header_problem()
             if built.problem:
                 continue
+            built.nobody = mail._no_recipient_problem()  # still built and handed over, as in stock
             built.unsendable = mail._unsendable_addresses()
             try:
                 mail._build_messages(built, alias_domain_id, mail_server, follower_status, defaults)

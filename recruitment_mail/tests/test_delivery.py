@@ -528,3 +528,70 @@ class TestAnotherModuleSwallowsTheError(OutboxCase):
         self.run_cron_swallowing(refuse={"carl@example.com": (550, b"5.1.1 User unknown")})
         self.assertEqual(mail.outbox_status, "partial")
         self.assertEqual(self.delivered_to(), ["anna@example.com"])
+
+
+@tagged("post_install", "-at_install")
+class TestAnEmailNobodyCanBeSentTo(OutboxCase):
+    """As in stock, an email with no address Odoo can send to is built and
+    handed to send_email, which refuses it (NO_VALID_RECIPIENT) before
+    anything goes over the wire, so that other modules' hooks see it (OCA's
+    mail_tracking marks its tracking row "no recipient"); the Outbox says
+    which address and why."""
+
+    def run_cron_watching(self, swallow=False):
+        """Run the queue; return what send_email gave for each message:
+        (To, the session it was handed, its result or exception). With
+        ``swallow``, an override above stock's returns False instead of
+        raising, as mail_tracking's does."""
+        seen = []
+        original = BaseIrMailServer.send_email
+
+        def watching_send_email(server, message, *args, **kwargs):
+            try:
+                result = original(server, message, *args, **kwargs)
+            except Exception as exc:
+                seen.append((message["To"], kwargs.get("smtp_session"), exc))
+                if swallow:
+                    return False
+                raise
+            seen.append((message["To"], kwargs.get("smtp_session"), result))
+            return result
+
+        with patch.object(BaseIrMailServer, "send_email", watching_send_email):
+            self.run_cron()
+        return seen
+
+    def test_a_contact_without_an_address_is_handed_to_send_email_which_refuses_it(self):
+        partner = self.env["res.partner"].create({"name": "No Email Candidate"})
+        mail = self.queue_mail(email_to=False, recipient_ids=[(4, partner.id)])
+        seen = self.run_cron_watching()
+        self.assertEqual(len(seen), 1, "built and handed over, as in stock")
+        to, session, outcome = seen[0]
+        self.assertIn("No Email Candidate", to)
+        self.assertIsInstance(outcome, AssertionError)
+        self.assertEqual(str(outcome), BaseIrMailServer.NO_VALID_RECIPIENT)
+        self.assertIsNotNone(session)
+        self.assertFalse(session.handed, "nothing reached the server")
+        self.assertEqual(self.emails, [])
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.failure_type, "mail_email_missing")
+        self.assertIn("No email address for the recipient No Email Candidate", mail.failure_reason)
+
+    def test_refused_by_send_email_and_swallowed_by_another_module_it_still_says_why(self):
+        mail = self.queue_mail(email_to="Tom <tom.okafor@@example.com>")
+        seen = self.run_cron_watching(swallow=True)
+        self.assertEqual([str(outcome) for _to, _session, outcome in seen], [BaseIrMailServer.NO_VALID_RECIPIENT])
+        self.assertEqual(self.emails, [])
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.failure_type, "mail_email_invalid")
+        self.assertIn("Address syntax error: 'tom.okafor@@example.com'", mail.failure_reason)
+        self.assertNotIn("gave no reason", mail.failure_reason)
+
+    def test_no_connection_is_opened_for_it(self):
+        mail = self.queue_mail(email_to=False)
+        with patch.object(BaseIrMailServer, "connect", side_effect=AssertionError("connected")) as connect:
+            mail.sudo()._send(smtp_session=None)
+        connect.assert_not_called()
+        self.assertEqual(mail.outbox_status, "failed")
+        self.assertEqual(mail.failure_type, "mail_email_missing")
+        self.assertIn("no recipient", mail.failure_reason)

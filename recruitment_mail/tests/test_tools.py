@@ -17,6 +17,7 @@ from ..tools.addresses import (
     split_raw_addresses,
 )
 from ..tools.bounces import bounce_detail, bounced_addresses
+from ..tools.delivery import RecordingSession
 from ..tools.smtp_errors import (
     delivery_failure,
     describe_error,
@@ -119,3 +120,24 @@ class TestBounces(unittest.TestCase):
         self.assertEqual(bounced_addresses(False, "ben@example.com"), ["ben@example.com"])
         self.assertEqual(bounced_addresses(None, None), [])
         self.assertEqual(bounce_detail(False), "")
+
+
+class TestRecordingSession(unittest.TestCase):
+    def test_a_message_nobody_can_be_sent_to_is_refused_without_a_connection(self):
+        session = RecordingSession(None, refuse_with="no valid recipient")
+        self.assertFalse(getattr(session, "from_filter", False), "what send_email reads of a session")
+        with self.assertRaisesRegex(AssertionError, "no valid recipient"):
+            session.send_message(object(), "from@example.com", ["to@example.com"])
+        self.assertFalse(session.handed)
+        self.assertIsInstance(session.error, AssertionError)
+
+    def test_the_server_error_is_kept_for_the_caller(self):
+        class Refusing:
+            def send_message(self, *args):
+                raise smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"5.1.1 User unknown")})
+
+        session = RecordingSession(Refusing())
+        with self.assertRaises(smtplib.SMTPRecipientsRefused):
+            session.send_message(object(), "from@example.com", ["a@example.com"])
+        self.assertTrue(session.handed)
+        self.assertIsInstance(session.error, smtplib.SMTPRecipientsRefused)

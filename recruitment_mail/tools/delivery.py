@@ -15,7 +15,11 @@ class OutgoingMail:
     mail_server_id: int | None = None
     is_notification: bool = False
     message_id: str = ""
-    problem: tuple | None = None  # (failure type, message): cannot be addressed
+    problem: tuple | None = None  # (failure type, message): a forged header; nothing is built
+    # (failure type, message): no address Odoo can send to; built and handed
+    # to send_email as in stock, which refuses it (a RecordingSession that
+    # sends nothing), then failed with this reason
+    nobody: tuple | None = None
     unsendable: list = dataclasses.field(default_factory=list)  # [(address, reason)] Odoo cannot send to
     got_it_before: list = dataclasses.field(default_factory=list)  # ids of recipient partners already reached
     error: Exception | None = None  # building it failed: reported as stock does
@@ -66,8 +70,14 @@ class RecordingSession:
     the message send_email hands it: smtplib returns the recipients refused
     by a server that accepted others instead of raising."""
 
-    def __init__(self, session):
+    def __init__(self, session, refuse_with=None):
         self._session = session
+        # A message nobody can be sent to (OutgoingMail.nobody) is handed to
+        # send_email as stock hands it, with this session, over no connection
+        # (``session`` may be None): stock refuses it before using the session
+        # (NO_VALID_RECIPIENT). Should anything still try to send it, it is
+        # refused here with AssertionError(refuse_with) and never sent.
+        self.refuse_with = refuse_with
         self.recipients = []
         self.refused = {}
         # What went wrong inside send_email: the server's refusal (here) or
@@ -78,6 +88,9 @@ class RecordingSession:
         self.handed = False  # send_message was called: the message reached the server
 
     def send_message(self, msg, from_addr=None, to_addrs=None, *args, **kwargs):
+        if self.refuse_with is not None:
+            self.error = AssertionError(self.refuse_with)
+            raise self.error
         self.recipients = list(to_addrs or [])
         self.refused = {}
         self.handed = True
