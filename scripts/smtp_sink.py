@@ -271,6 +271,11 @@ class SmtpSink:
     def message_ids(self) -> list:
         return [str(m["Message-Id"]).strip() for m in self.messages if m["Message-Id"]]
 
+    def envelope_senders(self) -> dict:
+        """Message-Id -> the envelope sender (MAIL FROM) it came with."""
+        with self._cond:
+            return {str(r.message["Message-Id"]).strip(): r.mail_from for r in self.received}
+
     def clear(self) -> None:
         with self._cond:
             self.received.clear()

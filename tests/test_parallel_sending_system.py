@@ -90,3 +90,32 @@ def test_connections_are_limited_per_server(odoo_server, mail_server):
     with pytest.raises(RpcError, match="Connections: from 1 to 16"):
         set_connections(odoo_server, mail_server, 0)
     assert rpc.read("ir.mail_server", [mail_server], ["smtp_connections"])[0]["smtp_connections"] == 16
+
+
+def test_the_batches_of_several_sender_addresses_share_the_same_connections(odoo_server, smtp_server, mail_server):
+    """Stock's send() makes one batch per sender address, and connects and QUITs for each; the
+    queue run keeps its sessions and sender threads from one batch to the next (the next batch
+    is built while the senders end the one before). Three recruiters' emails go through the
+    same three connections, each from its own sender, each once."""
+    rpc = odoo_server.rpc
+    set_connections(odoo_server, mail_server, 3)
+    smtp_server.reply_delay = 0.02
+    senders = ["anna@agency.example.com", "ben@agency.example.com", "chloe@agency.example.com"]
+    ids = [
+        queue(rpc, f"Vacancy {n}", f"candidate{n}@example.com", email_from=f"Recruiter <{senders[n % 3]}>")
+        for n in range(30)
+    ]
+    smtp_server.reset_stats()
+
+    odoo_server.run_mail_queue()
+    assert wait_until(lambda: all(row["state"] != "outgoing" for row in statuses(rpc, ids).values()))
+    rows = statuses(rpc, ids)
+    assert all(row["outbox_status"] == "sent" for row in rows.values())
+    envelopes = smtp_server.envelope_senders()
+    assert collections.Counter(smtp_server.message_ids()) == collections.Counter(
+        row["message_id"] for row in rows.values()
+    ), "every email arrived once, and nothing else"
+    for position, mail_id in enumerate(ids):
+        assert envelopes[rows[mail_id]["message_id"]] == senders[position % 3], "each from its own sender"
+    stats = smtp_server.stats()
+    assert stats["connections"] <= 3, f"one set of connections for the three batches: {stats}"
