@@ -5,7 +5,7 @@ SMTP server on 127.0.0.1."""
 
 import pytest
 
-from conftest import OdooServer, _psql
+from conftest import _psql, served
 from rpc import RpcError
 from test_outbox_system import wait_until
 
@@ -31,23 +31,17 @@ def mailing_server(harness, template_db, smtp_server):
     (installed once for this module's tests)."""
     db = harness.new_db_name()
     harness.copy_db(template_db, db)
-    server = OdooServer(harness, db, smtp_server.port)
-    try:
-        harness.run_odoo(db, "-i", "mass_mailing", "--without-demo=all", label="mass_mailing")
-        # the nightly retention job (which also drops bodies left behind) runs
-        # only when a test triggers it: what happens after sending is the queue's
-        _psql(
-            db,
-            """UPDATE ir_cron SET nextcall = now() + interval '1 day'
-                WHERE id = (SELECT res_id FROM ir_model_data
-                             WHERE module = 'recruitment_mail' AND name = 'ir_cron_sent_mail_retention')""",
-        )
-        server.start()
-        server.configure_smtp(smtp_server.port)
+    harness.run_odoo(db, "-i", "mass_mailing", "--without-demo=all", label="mass_mailing")
+    # the nightly retention job (which also drops bodies left behind) runs
+    # only when a test triggers it: what happens after sending is the queue's
+    _psql(
+        db,
+        """UPDATE ir_cron SET nextcall = now() + interval '1 day'
+            WHERE id = (SELECT res_id FROM ir_model_data
+                         WHERE module = 'recruitment_mail' AND name = 'ir_cron_sent_mail_retention')""",
+    )
+    with served(harness, db, smtp_server.port) as server:
         yield server
-    finally:
-        server.stop()
-        harness.drop_db(db)
 
 
 @pytest.fixture(scope="module")
