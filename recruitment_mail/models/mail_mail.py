@@ -102,9 +102,9 @@ class MailMail(models.Model):
         string="Body kept",
         readonly=True,
         copy=False,
-        help="Email of a mailing sent with Keep Archives off: stock Odoo deletes it once sent; "
-        "Sent items keep it without its per-recipient body, dropped once every recipient got it "
-        "(see _drop_mailing_bodies).",
+        help="Email of a mailing sent with Keep Archives off, which stock Odoo deletes once sent: "
+        "Sent items keep it, but not the body written for each recipient, dropped once every "
+        "recipient got it.",
     )
     company_id = fields.Many2one(
         "res.company",
