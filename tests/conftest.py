@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -318,6 +319,20 @@ class OdooServer:
 
     def log_text(self) -> str:
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+
+@contextmanager
+def served(harness: Harness, db: str, smtp_port: int, extra_args=()):
+    """An Odoo server on ``db`` (created and prepared by the caller), mail going
+    to the SMTP server on ``smtp_port``; stopped and ``db`` dropped afterwards."""
+    server = OdooServer(harness, db, smtp_port, extra_args)
+    try:
+        server.start()
+        server.configure_smtp(smtp_port)
+        yield server
+    finally:
+        server.stop()
+        harness.drop_db(db)
 
 
 # --- fixtures --------------------------------------------------------------------

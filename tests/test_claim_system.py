@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from conftest import OdooServer
+from conftest import served
 from test_outbox_system import queue, wait_until
 
 PROBE_ADDONS = Path(__file__).resolve().parent / "addons"
@@ -20,14 +20,8 @@ def probe_server(harness, template_db, smtp_server):
     harness.copy_db(template_db, db)
     addons = f"--addons-path={harness.addons_path},{PROBE_ADDONS}"
     harness.run_odoo(db, addons, "-i", "recruitment_mail_hook_probe", label="probe-install")
-    server = OdooServer(harness, db, smtp_server.port, extra_args=(addons,))
-    try:
-        server.start()
-        server.configure_smtp(smtp_server.port)
+    with served(harness, db, smtp_server.port, extra_args=(addons,)) as server:
         yield server
-    finally:
-        server.stop()
-        harness.drop_db(db)
 
 
 def probes(rpc, mail_id):

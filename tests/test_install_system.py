@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import MODULE, OdooServer
+from conftest import MODULE, served
 from rpc import RpcError
 
 
@@ -14,14 +14,8 @@ def stock_server(harness, smtp_server):
     """Odoo with mail, contacts and hr_recruitment, without recruitment_mail."""
     db = harness.new_db_name()
     harness.run_odoo(db, "-i", "mail,contacts,hr_recruitment", "--without-demo=all", label="stock")
-    server = OdooServer(harness, db, smtp_server.port)
-    try:
-        server.start()
-        server.configure_smtp(smtp_server.port)
+    with served(harness, db, smtp_server.port) as server:
         yield server
-    finally:
-        server.stop()
-        harness.drop_db(db)
 
 
 def module_state(rpc):

@@ -97,6 +97,15 @@ class MailMail(models.Model):
         "it; the claim lapses when that connection ends. See _claim_chunk.",
     )
     sending_claimed_at = fields.Datetime("Claimed at", readonly=True, copy=False)
+    body_status = fields.Selection(
+        [("to_drop", "To drop once delivered"), ("dropped", "Not kept")],
+        string="Body kept",
+        readonly=True,
+        copy=False,
+        help="Email of a mailing sent with Keep Archives off, which stock Odoo deletes once sent: "
+        "Sent items keep it, but not the body written for each recipient, dropped once every "
+        "recipient got it.",
+    )
     company_id = fields.Many2one(
         "res.company",
         string="Email company",
@@ -185,6 +194,7 @@ class MailMail(models.Model):
             "((COALESCE(next_attempt_date, scheduled_date, create_date)), id) WHERE state = 'outgoing'"
         ),
         "mail_mail_rm_scheduled_idx": "(scheduled_date) WHERE outbox_status = 'scheduled'",
+        "mail_mail_rm_body_to_drop_idx": "(id) WHERE body_status = 'to_drop'",
         "mail_mail_rm_server_attempt_idx": "(smtp_server_id, last_attempt_date) WHERE smtp_server_id IS NOT NULL",
     }
 
@@ -391,6 +401,15 @@ class MailMail(models.Model):
                         f"{mail.subject or self.env._('(no subject)')} ({mail._outbox_status_label()})"
                         for mail in not_failed[:10]
                     ),
+                )
+            )
+        not_kept = self.filtered(lambda m: m.body_status == "dropped")
+        if not_kept:
+            raise UserError(
+                self.env._(
+                    "The body of these emails was not kept (a mailing with Keep Archives off): "
+                    "they cannot be resent: %(emails)s",
+                    emails=", ".join(mail.subject or self.env._("(no subject)") for mail in not_kept[:10]),
                 )
             )
         for mail in self.filtered("recipient_fates"):

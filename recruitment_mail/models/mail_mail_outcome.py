@@ -8,11 +8,17 @@ import logging
 import re
 from datetime import timedelta
 
-from odoo import api, fields, models, tools
+from markupsafe import Markup
+
+from odoo import SUPERUSER_ID, api, fields, models, tools
+from odoo.tools import SQL
 
 from ..tools import fates
 
 _logger = logging.getLogger(__name__)
+
+# cr.postcommit.data key: ids of mails whose body to drop once the sending transaction commits
+BODIES_TO_DROP = "recruitment_mail.bodies_to_drop"
 
 MAX_ATTEMPTS = 5
 RETRY_DELAYS = "1, 5, 15, 60, 240"  # minutes after the first, second... failed attempt
@@ -117,7 +123,13 @@ class MailMail(models.Model):
         sent = self.filtered(lambda mail: mail.state == "sent")
         kept = sent.filtered(lambda mail: mail.auto_delete and not mail.is_system_mail)
         if kept:
-            kept.write({"auto_delete": False})
+            # a mailing sent with Keep Archives off: kept without its body
+            # once every recipient got it (_drop_mailing_bodies)
+            of_mailings = kept.filtered(lambda mail: "mailing_id" in mail._fields and mail.mailing_id)
+            (kept - of_mailings).write({"auto_delete": False})
+            if of_mailings:
+                of_mailings.write({"auto_delete": False, "body_status": "to_drop"})
+                of_mailings.filtered(lambda mail: mail.outbox_status == "sent")._drop_bodies_after_commit()
             kept.sudo()._keep_out_of_the_chatter()
         failed = self.filtered(lambda mail: mail.state == "exception")
         if failed:
@@ -141,6 +153,74 @@ class MailMail(models.Model):
         own_messages = self.filtered(lambda mail: not mail.is_notification).mail_message_id
         if own_messages:
             own_messages.write({"model": False, "res_id": False})
+
+    def _drop_bodies_after_commit(self):
+        """Drop the bodies of these mails (_drop_mailing_bodies) once the
+        transaction that recorded them as sent has committed, in a cursor of
+        its own: until then a rollback could still need them, and a test's
+        transaction, which never commits, still reads them as stock leaves
+        them. A process that dies in between leaves them to the nightly
+        retention job."""
+        postcommit = self.env.cr.postcommit
+        ids = postcommit.data.get(BODIES_TO_DROP)
+        if ids is None:
+            ids = postcommit.data[BODIES_TO_DROP] = set()
+            registry = self.env.registry
+
+            def drop_bodies():
+                try:
+                    with registry.cursor() as cr:
+                        api.Environment(cr, SUPERUSER_ID, {})["mail.mail"]._drop_mailing_bodies(ids=sorted(ids))
+                except Exception:
+                    _logger.exception("Dropping the bodies of sent mailing emails %s failed; retention drops them", ids)
+
+            postcommit.add(drop_bodies)
+        ids.update(self.ids)
+
+    @api.model
+    def _drop_mailing_bodies(self, ids=None, limit=None):
+        """Replace the body of sent mailing email kept without it (Keep
+        Archives off, body_status "to_drop") by a note saying so, in the email
+        and in its own message; the mail must still be sent to every
+        recipient: a partly sent email may be resent. ``ids``: only these
+        mails; ``limit``: at most that many. Return how many were taken."""
+        self.flush_model(["body_status", "state", "outbox_status"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM mail_mail
+                    WHERE body_status = 'to_drop' AND state = 'sent' AND outbox_status = 'sent' %s
+                    ORDER BY id
+                    LIMIT %s
+                    FOR NO KEY UPDATE SKIP LOCKED""",
+                SQL("AND id = ANY(%s)", list(ids)) if ids is not None else SQL(),
+                limit,
+            )
+        )
+        mails = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+
+        def key(mail):
+            return (mail.mailing_id if "mailing_id" in mail._fields else None), mail.mail_user_id.lang
+
+        for (mailing, lang), group in tools.groupby(mails, key=key):
+            group = self.sudo().browse().concat(*group)
+            note = group.with_context(lang=lang)._body_not_kept_note(mailing)
+            group.write({"body_html": note, "body_status": "dropped"})
+            # a notification's message is the record's chatter message, kept as in stock
+            group.filtered(lambda mail: not mail.is_notification).mail_message_id.write({"body": note})
+        if mails:
+            _logger.info("Sent items: dropped the body of %s email(s) of mailings with Keep Archives off", len(mails))
+        return len(mails)
+
+    def _body_not_kept_note(self, mailing):
+        """What Sent items show instead of the body of a mailing's email."""
+        if mailing:
+            text = self.env._(
+                "The body of this email was not kept: it was sent by the mailing “%(name)s” with Keep Archives off.",
+                name=mailing.display_name,
+            )
+        else:
+            text = self.env._("The body of this email was not kept: it was sent by a mailing with Keep Archives off.")
+        return Markup("<p>%s</p>") % text
 
     def _notifications_wait_for_retry(self, success_pids):
         """The chatter notifications of mail tried again later: sent for the

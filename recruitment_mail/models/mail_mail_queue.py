@@ -302,33 +302,45 @@ class MailMail(models.Model):
     @api.model
     def _gc_sent_mail(self, batch_size=1000):
         """Delete sent mail older than the retention period, a batch per
-        transaction, so the queue and the users are never blocked for long."""
+        transaction, so the queue and the users are never blocked for long;
+        then drop the bodies a queue run left to drop (_drop_mailing_bodies:
+        its process died between its commit and the drop)."""
         days = int(self.env["ir.config_parameter"].sudo().get_param("recruitment_mail.retention_days", RETENTION_DAYS))
-        if days <= 0:
-            return 0
-        limit_date = fields.Datetime.now() - timedelta(days=days)
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
-        self.flush_model(["state", "date_sent"])
         deleted = 0
-        while True:
-            # SKIP LOCKED: a row someone is working on waits for the next night
-            self.env.cr.execute(
-                """SELECT id FROM mail_mail
-                    WHERE state = 'sent' AND date_sent < %s
-                    ORDER BY date_sent
-                    LIMIT %s
-                    FOR UPDATE SKIP LOCKED""",
-                (limit_date, batch_size),
-            )
-            ids = [row[0] for row in self.env.cr.fetchall()]
-            if not ids:
-                break
-            self.sudo().browse(ids).unlink()
-            deleted += len(ids)
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
-            if len(ids) < batch_size:
-                break
-        if deleted:
-            _logger.info("Retention: deleted %s sent email(s) older than %s days", deleted, days)
+        if days > 0:
+            limit_date = fields.Datetime.now() - timedelta(days=days)
+            deleted = self._in_batches(lambda limit: self._delete_sent_before(limit_date, limit), batch_size)
+            if deleted:
+                _logger.info("Retention: deleted %s sent email(s) older than %s days", deleted, days)
+        self._in_batches(lambda limit: self._drop_mailing_bodies(limit=limit), batch_size)
         return deleted
+
+    @api.model
+    def _in_batches(self, step, batch_size):
+        """Call ``step(batch_size)`` (which returns how many rows it handled)
+        until it handles fewer, committing after each batch. Return the total."""
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        done = 0
+        while True:
+            count = step(batch_size)
+            done += count
+            if auto_commit and count:
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+            if count < batch_size:
+                return done
+
+    @api.model
+    def _delete_sent_before(self, limit_date, limit):
+        self.flush_model(["state", "date_sent"])
+        # SKIP LOCKED: a row someone is working on waits for the next night
+        self.env.cr.execute(
+            """SELECT id FROM mail_mail
+                WHERE state = 'sent' AND date_sent < %s
+                ORDER BY date_sent
+                LIMIT %s
+                FOR UPDATE SKIP LOCKED""",
+            (limit_date, limit),
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.sudo().browse(ids).unlink()
+        return len(ids)

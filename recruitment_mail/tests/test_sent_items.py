@@ -32,6 +32,10 @@ class TestSentItems(OutboxCase):
         self.assertEqual(mail.outbox_status, "sent")
         self.assertEqual(mail.attachment_ids.mapped("name"), ["cv.pdf"])
         self.assertIn("see you on Tuesday", mail.body_html)
+        # only a mailing's email (Keep Archives off) loses its body once sent
+        self.assertFalse(mail.body_status)
+        self.env["mail.mail"]._gc_sent_mail()
+        self.assertIn("see you on Tuesday", mail.body_html)
 
     def test_a_kept_email_shows_in_no_chatter_stock_would_not_show_it_in(self):
         """A template email about a candidate (auto_delete, as Odoo's
