@@ -114,12 +114,12 @@ class MailMail(models.Model):
         mail changed since it was read is built again. Stock's hooks still run
         for each mail: _prepare_outgoing_list, build_email, send_email and
         _postprocess_sent_message."""
-        if isinstance(smtp_session, FailedConnection):
-            return self._fail_connection(smtp_session, raise_exception)
         if auto_commit is True:
             # What was read so far comes from an older snapshot: the claims
             # below must see what other workers committed since.
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
+        if isinstance(smtp_session, FailedConnection):
+            return self._fail_connection(smtp_session, raise_exception, auto_commit)
         build_args = {"alias_domain_id": alias_domain_id, "mail_server": mail_server}
         send_args = {
             "auto_commit": auto_commit,
@@ -178,13 +178,13 @@ class MailMail(models.Model):
         self._record_lost_outcome(built, exc)
         self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
 
-    def _fail_connection(self, connection, raise_exception):
+    def _fail_connection(self, connection, raise_exception, auto_commit=False):
         """The session of these mails could not be opened: as stock's send()
         does, they fail with the reason (raise it with raise_exception), and
         are tried again later unless waiting cannot mend it."""
         if raise_exception:
             raise MailDeliveryException(self.env._("Unable to connect to SMTP Server"), connection.error)
-        mails = self.browse(self._claim_chunk(self.ids, auto_commit=False))
+        mails = self.browse(self._claim_chunk(self.ids, auto_commit))
         if not mails:
             return True
         mails.write({"state": "exception", "failure_reason": connection.message})
@@ -268,12 +268,25 @@ class MailMail(models.Model):
         worker's database connection (backend pid), written on the mails and
         committed; it lapses when that connection ends (a killed worker)."""
         now = fields.Datetime.now()
-        self.env.cr.execute(
-            f"""SELECT id FROM mail_mail
-                WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
-                  FOR NO KEY UPDATE SKIP LOCKED""",
-            {"ids": list(ids), "stale": now - CLAIM_LAPSE},
-        )
+        query = f"""SELECT id FROM mail_mail
+                     WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
+                       FOR NO KEY UPDATE SKIP LOCKED"""
+        params = {"ids": list(ids), "stale": now - CLAIM_LAPSE}
+        try:
+            self.env.cr.execute(query, params, log_exceptions=False)
+        except psycopg2.errors.SerializationFailure:
+            if auto_commit is not True:
+                raise
+            # Another worker updated one of them since this transaction began
+            # (the cron commits each outcome, and everything else before it):
+            # claim again on a new snapshot.
+            self.env.cr.rollback()
+            try:
+                self.env.cr.execute(query, params, log_exceptions=False)
+            except psycopg2.errors.SerializationFailure:
+                self.env.cr.rollback()
+                _logger.info("Email(s) %s: being sent by another worker, left for a later run", list(ids))
+                return []
         claimed = [row[0] for row in self.env.cr.fetchall()]
         if claimed and auto_commit is True:
             self.env.cr.execute(

@@ -101,13 +101,17 @@ class PipelinedRun:
     def usable(self):
         return any(sender.lost is None and sender.is_alive() for sender in self.senders)
 
-    def close(self):
-        """End the sender threads. Without a pool, each sender QUITs its own
+    def close(self, abandon=False):
+        """End the sender threads (``abandon``: at once, see
+        SenderThread.abandon). Without a pool, each sender QUITs its own
         session, and stock's send() the first; with one, the sound sessions
         go back to it (idle: the send()'s next batches take them, it closes
         them at its end) and the others are closed."""
         for sender in self.senders:
-            sender.finish()
+            if abandon:
+                sender.abandon()
+            else:
+                sender.finish()
         for sender in self.senders:
             sender.join(timeout=60)
         if self.pool is None:
@@ -217,7 +221,7 @@ class MailMail(models.Model):
                     break
                 self._record_reported(run, wait=True)
         except BaseException:
-            self._end_run(run, record=False)
+            self._end_run_on_error(run, send_args["auto_commit"])
             raise
         if not kept:
             self._end_run(run)
@@ -226,21 +230,43 @@ class MailMail(models.Model):
             self.browse(left)._trigger_queue()
         return True
 
-    def _end_run(self, run, record=True):
-        """Record what the run's senders still report (unless ``record`` is
-        False: an error is on its way up), then end them."""
+    def _end_run(self, run):
+        """Record what the run's senders still report, then end them."""
         try:
-            while record and run.waiting:
+            while run.waiting:
                 self._record_reported(run, wait=True)
-        finally:
-            run.close()
+        except BaseException:
+            run.close(abandon=True)
+            raise
+        run.close()
+
+    def _end_run_on_error(self, run, auto_commit):
+        """An error is on its way up from the run's thread. In the cron, what
+        the senders have is still recorded, in a new transaction (each mail
+        they hold was sent or not: that must be known, or it is sent again);
+        otherwise, or if that fails too, they are abandoned: each closes its
+        connection without ending another message, so that at most its last
+        one is left in doubt, as at a crash."""
+        if auto_commit is True:
+            try:
+                self.env.cr.rollback()
+                self._end_run(run)
+                return
+            except Exception:
+                _logger.exception("Recording the outcome of the emails the SMTP senders had failed")
+        run.close(abandon=True)
 
     def _end_pipelined_runs(self):
         """At the end of a send(): record what its runs' senders still report."""
         pool = SESSION_POOL.get()
-        if pool is not None:
-            for run in list(pool.runs.values()):
+        runs = list(pool.runs.values()) if pool is not None else []
+        try:
+            for run in runs:
                 self._end_run(run)
+        finally:
+            for run in runs:
+                if any(sender.is_alive() for sender in run.senders):
+                    run.close(abandon=True)
 
     def _in_flight(self):
         """The mails of this send() a sender has, not recorded yet."""

@@ -139,6 +139,28 @@ class TestSenderThreads(_SinkCase):
         self.assertEqual(reports["later"], [], "not attempted: it waits for the next run")
         self.assertEqual(self.received_ids(), ["<pipeline-1@agency.example>"])
 
+    def test_an_abandoned_sender_ends_no_other_message(self):
+        """The run gave up (an error on its side, it will record nothing more):
+        the sender closes its connection at once. The message it reported
+        stays as it was (in doubt for the run, as at a crash); the next one,
+        whose envelope and data may be on the wire already, never gets its end
+        of data, so the server never takes it."""
+        results = queue.Queue()
+        sender = smtp_senders.SenderThread(self.smtp, results, name="sender")
+        sender.start()
+        for n in range(3):
+            sender.put(n, [smtp_pipeline.envelope_for(self.smtp, make_message(n), key=0)])
+        _sender, key, outcomes = results.get(timeout=30)
+        self.assertEqual((key, outcomes[0].error), (0, None))
+        sender.abandon()
+        sender.join(timeout=10)
+        self.assertFalse(sender.is_alive())
+        self.assertIsNotNone(sender.lost)
+        self.assertTrue(sender.smtp_closed())
+        time.sleep(0.2)  # anything still on its way arrives now
+        self.assertEqual(self.received_ids(), ["<pipeline-0@agency.example>"])
+        self.assertTrue(results.empty(), "nothing more is reported")
+
     def connect(self):
         smtp = smtplib.SMTP(self.sink.host, self.sink.port, timeout=10)
         self.addCleanup(smtp.close)

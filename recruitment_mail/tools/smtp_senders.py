@@ -21,6 +21,11 @@ _logger = logging.getLogger(__name__)
 END = object()  # put on a sender's work queue: no more mails
 
 
+class Abandoned(Exception):  # noqa: N818  # not an error: the run let the sender go
+    """The run gave up on this sender (an error on its side): the sender
+    closes its connection without writing another end of data."""
+
+
 class SessionPool:
     """The SMTP sessions of one mail.mail.send(), by mail server, kept from
     one of its batches (one per sender address) to the next: a session is a
@@ -118,6 +123,7 @@ class SenderThread(threading.Thread):
         self._feed = collections.deque()  # envelopes of the mails taken, not yet handed to send_stream
         self._sending = {}  # key -> (envelopes expected, outcomes so far), for the mails taken
         self._ended = False
+        self._abandoned = False
 
     def put(self, key, envelopes):
         self.assigned += 1
@@ -130,9 +136,26 @@ class SenderThread(threading.Thread):
         """The run recorded the last mail this sender reported: go on."""
         self._recorded.set()
 
+    def abandon(self):
+        """The run will record nothing more: close the connection at once,
+        without ending another message (the last one reported stays in doubt,
+        as at a crash), and report nothing more."""
+        self._abandoned = True
+        self._recorded.set()
+        self.work.put(END)
+
     def run(self):
         try:
+            self._send()
+        except Abandoned:
+            self.lost = self.lost or smtplib.SMTPServerDisconnected("Abandoned by the queue run")
+            self.smtp.close()
+
+    def _send(self):
+        try:
             send_stream(self.smtp, self._take, self._on_outcome)
+        except Abandoned:
+            raise
         except Exception as exc:  # noqa: BLE001  # a bug: reported to the run, which records it
             self.lost = exc
             for key in list(self._sending):
@@ -189,6 +212,10 @@ class SenderThread(threading.Thread):
         return getattr(smtp, "sock", None) is None
 
     def _report(self, key, outcomes):
+        if self._abandoned:
+            raise Abandoned
         self._recorded.clear()
         self.results.put((self, key, outcomes))
         self._recorded.wait()
+        if self._abandoned:
+            raise Abandoned
