@@ -253,6 +253,7 @@ class IrMailServer(models.Model):
                 return None  # stock's connect() says why
         else:
             mail_server, smtp_from = self.sudo()._find_mail_server(smtp_from)
+            mail_server = mail_server or self.browse()  # None: the server of Odoo's configuration file
         key = mail_server.id or None
         run = pool.runs.get(key)
         if run is not None and run.usable():
