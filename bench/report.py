@@ -316,7 +316,6 @@ def provider_table(data):
         rows.append(
             f"| {fmt(run['delay_ms'], 0)} ms | {names.get(run['mode'], run['mode'])} | {run['connections']} | "
             f"{run['mails']:,} | {fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
-            f"{fmt(run.get('odoo_cpu_ms_per_email'))} | "
             f"{run['duplicates']} | {run['lost']} |"
         )
     for delay, sides in (data.get("odoo") or {}).items():
@@ -345,6 +344,7 @@ def server_table(data):
         rows.append(
             f"| {fmt(run['reply_delay_ms'], 0)} ms | {run['side']} | {run['smtp_connections'] or 1} | "
             f"{run['mails']:,} | {fmt(run['emails_per_s'])} | {fmt(run['round_trips_per_email'], 2)} | "
+            f"{fmt(run.get('odoo_cpu_ms_per_email'))} | "
             f"{run['max_connections']} | {run['duplicates']} | {run['lost']} | {run['time_limit_kills']}"
             f"{' (the server stopped)' if run.get('server_exited') is not None else ''} |"
         )

@@ -33,7 +33,9 @@ from .ir_mail_server import MAX_CONNECTIONS
 _logger = logging.getLogger(__name__)
 
 AHEAD = 2  # mails waiting on each sender, so that it never waits for the run
-BUILD_AHEAD = 4  # mails built at a time per sender: a build is short, the senders' outcomes are recorded between two
+# Mails built at a time (per chunk): few enough that the senders' outcomes are
+# recorded between two builds, enough to share each build's queries.
+BUILD_CHUNK = 32
 SEND_EMAIL_OWNERS = {"base", "recruitment_mail"}  # modules whose send_email keeps the message as handed
 
 
@@ -338,7 +340,7 @@ class MailMail(models.Model):
                 run.outgoing, run.pending = self.browse(run.pending)._build_outgoing(
                     **send_args["build_args"],
                     auto_commit=send_args["auto_commit"],
-                    chunk=BUILD_AHEAD * len(run.senders),
+                    chunk=BUILD_CHUNK,
                 )
                 self._commit_built(send_args["auto_commit"])
                 continue
