@@ -105,31 +105,36 @@ RM_DB_PREFIX="$SYS_PREFIX" RM_LOG_DIR="$LOG_DIR" RM_MODULE="$MODULE" \
     "$PYTHON" -m pytest -p no:cacheprovider -p no:odoo \
         --junitxml="$SYS_XML" "${pytest_extra[@]}" "$REPO_ROOT/tests" || sys_rc=$?
 
-# --- (c) Odoo's own mail suites with the add-on loaded ----------------------
-# test_mail, test_mass_mailing, test_mail_full: every failing test must be a
-# difference declared in tests/odoo_suites_expected.txt (scripts/odoo_suites.sh).
-SUITES_COUNTS="$LOG_DIR/odoo-suites.counts"
-suites_rc="-"
-if [ -z "${pytest_extra[*]}" ] || [ "${ODOO_SUITES:-}" = "1" ]; then
-    log "running Odoo's own mail test suites with $MODULE loaded"
-    suites_rc=0
-    SUITES_COUNTS="$SUITES_COUNTS" KEEP_DBS="$KEEP_DBS" bash "$REPO_ROOT/scripts/odoo_suites.sh" || suites_rc=$?
-else
-    log "PYTEST_ARGS given: skipping Odoo's own mail suites (ODOO_SUITES=1 runs them too)"
-fi
+# --- (c) and (d): suites of others' tests -------------------------------------
+# run_suite <what> <switch> <counts variable> <counts file> <script>: one stage,
+# skipped when PYTEST_ARGS narrows the run unless <switch>=1; sets suite_rc
+# ("-" when skipped).
+run_suite() {
+    local what="$1" switch="$2" counts_var="$3" counts="$4" script="$5"
+    suite_rc="-"
+    if [ -z "${pytest_extra[*]}" ] || [ "${!switch:-}" = "1" ]; then
+        log "running $what"
+        suite_rc=0
+        env "$counts_var=$counts" KEEP_DBS="$KEEP_DBS" bash "$script" || suite_rc=$?
+    else
+        log "PYTEST_ARGS given: skipping $what ($switch=1 runs them too)"
+    fi
+}
 
-# --- (d) the OCA mail modules' own tests beside the add-on ------------------
-# mail_tracking and mail_debrand (pinned PyPI wheels): no test may fail with the
-# add-on that passes without it (scripts/oca_suites.sh).
+# (c) test_mail, test_mass_mailing, test_mail_full with the add-on loaded: every
+# failing test must be a difference declared in tests/odoo_suites_expected.txt
+# (scripts/odoo_suites.sh).
+SUITES_COUNTS="$LOG_DIR/odoo-suites.counts"
+run_suite "Odoo's own mail test suites with $MODULE loaded" ODOO_SUITES \
+    SUITES_COUNTS "$SUITES_COUNTS" "$REPO_ROOT/scripts/odoo_suites.sh"
+suites_rc="$suite_rc"
+
+# (d) mail_tracking and mail_debrand (pinned PyPI wheels) beside the add-on: no
+# test may fail with it that passes without it (scripts/oca_suites.sh).
 OCA_COUNTS="$LOG_DIR/oca-suites.counts"
-oca_rc="-"
-if [ -z "${pytest_extra[*]}" ] || [ "${OCA_SUITES:-}" = "1" ]; then
-    log "running the OCA mail modules' own tests with and without $MODULE"
-    oca_rc=0
-    OCA_COUNTS="$OCA_COUNTS" KEEP_DBS="$KEEP_DBS" bash "$REPO_ROOT/scripts/oca_suites.sh" || oca_rc=$?
-else
-    log "PYTEST_ARGS given: skipping the OCA mail modules' tests (OCA_SUITES=1 runs them too)"
-fi
+run_suite "the OCA mail modules' own tests with and without $MODULE" OCA_SUITES \
+    OCA_COUNTS "$OCA_COUNTS" "$REPO_ROOT/scripts/oca_suites.sh"
+oca_rc="$suite_rc"
 
 cleanup
 "$PYTHON" "$REPO_ROOT/scripts/test_summary.py" \
