@@ -247,6 +247,8 @@ class IrMailServer(models.Model):
         (mail_server_id, smtp_from): the first of the run still sending to
         it, else an idle one; set up as stock's connect() sets up a new one
         (smtp_from and from_filter). None when there is none."""
+        if not pool.runs and not any(pool.idle.values()):
+            return None  # the send()'s first connection: stock's connect() finds the server
         if mail_server_id:
             mail_server = self.sudo().browse(mail_server_id)
             if not mail_server.active:

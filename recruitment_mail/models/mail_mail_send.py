@@ -272,21 +272,10 @@ class MailMail(models.Model):
                      WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
                        FOR NO KEY UPDATE SKIP LOCKED"""
         params = {"ids": list(ids), "stale": now - CLAIM_LAPSE}
-        try:
-            self.env.cr.execute(query, params, log_exceptions=False)
-        except psycopg2.errors.SerializationFailure:
-            if auto_commit is not True:
-                raise
-            # Another worker updated one of them since this transaction began
-            # (the cron commits each outcome, and everything else before it):
-            # claim again on a new snapshot.
-            self.env.cr.rollback()
-            try:
-                self.env.cr.execute(query, params, log_exceptions=False)
-            except psycopg2.errors.SerializationFailure:
-                self.env.cr.rollback()
-                _logger.info("Email(s) %s: being sent by another worker, left for a later run", list(ids))
-                return []
+        # a failure: claim again on a new snapshot (see _execute_claim)
+        if not self._execute_claim(query, params, auto_commit) and not self._execute_claim(query, params, auto_commit):
+            _logger.info("Email(s) %s: being sent by another worker, left for a later run", list(ids))
+            return []
         claimed = [row[0] for row in self.env.cr.fetchall()]
         if claimed and auto_commit is True:
             self.env.cr.execute(
@@ -369,6 +358,22 @@ class MailMail(models.Model):
             )
         built.message_id = self.message_id
 
+    def _execute_claim(self, query, params, auto_commit):
+        """Run a claiming query (FOR NO KEY UPDATE) and return True, or False
+        when another worker updated one of its rows since this transaction
+        began (serialization failure): then, in the cron, the transaction is
+        rolled back (everything before a claim is committed already) for the
+        caller to skip them or claim again on a new snapshot; elsewhere the
+        failure is raised."""
+        try:
+            self.env.cr.execute(query, params, log_exceptions=False)
+        except psycopg2.errors.SerializationFailure:
+            if auto_commit is not True:
+                raise
+            self.env.cr.rollback()
+            return False
+        return True
+
     def _claim(self, auto_commit=False, read_at=None):
         """Lock this mail for sending and check, in the database rather than
         in the cache, that it is still waiting: another worker (a second cron
@@ -382,20 +387,11 @@ class MailMail(models.Model):
     def _claim_each(self, read_at, auto_commit=False):
         """_claim for each mail of ``read_at`` ({id: its write_date when read,
         or None}) in one query: {id: False, CLAIM_SAME or CLAIM_CHANGED}."""
-        try:
-            self.env.cr.execute(
-                f"""SELECT id, state, write_date, {CLAIM_IS_FREE}
-                      FROM mail_mail WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE SKIP LOCKED""",
-                {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE},
-                log_exceptions=False,
-            )
-        except psycopg2.errors.SerializationFailure:
-            if not auto_commit:
-                raise
-            # Another worker updated one of them since our snapshot: skip them
-            # all, they go in a later run. With auto_commit everything before
-            # this claim is committed already.
-            self.env.cr.rollback()
+        query = f"""SELECT id, state, write_date, {CLAIM_IS_FREE}
+                     FROM mail_mail WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE SKIP LOCKED"""
+        params = {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE}
+        if not self._execute_claim(query, params, auto_commit):
+            # skip them all: they go in a later run
             _logger.info("Email(s) %s: being sent by another worker, skipped", list(read_at))
             return dict.fromkeys(read_at, False)
         rows = {mail_id: (state, write_date, free) for mail_id, state, write_date, free in self.env.cr.fetchall()}
