@@ -236,11 +236,22 @@ class IrMailServer(models.Model):
         finally:
             _TLS_CONTEXT.reset(tls)
 
+    # mail.mail's sending works out the company's defaults once for the mails
+    # it builds (_build_messages) and gives them to send_email in the context
+    # as stock's _send gives an alias domain's; where the company has none, it
+    # says so, that send_email need not look again for each message (a read
+    # of the user and company after each commit).
     @api.model
     def _get_default_bounce_address(self):
         if self.env.context.get("recruitment_mail_no_bounce_address"):
-            return None  # mail.mail's sending found none for the mails it builds (_build_messages)
+            return None
         return super()._get_default_bounce_address()
+
+    @api.model
+    def _get_default_from_address(self):
+        if self.env.context.get("recruitment_mail_no_default_from"):
+            return None
+        return super()._get_default_from_address()
 
     def _pooled_session(self, pool, mail_server_id, smtp_from):
         """A session of this send() to the server connect() would open for

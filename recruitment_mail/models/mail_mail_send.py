@@ -327,10 +327,12 @@ class MailMail(models.Model):
                     domain_notifications_email=defaults["domain_notifications_email"],
                     domain_bounce_address=email["headers"].get("Return-Path") or defaults["domain_bounce_address"],
                 )
+                # the company has none, as found for the chunk: send_email need
+                # not look again (ir.mail_server._get_default_bounce_address)
                 if not server_context["domain_bounce_address"]:
-                    # the company has none, as found for the chunk: send_email
-                    # need not look again (ir.mail_server._get_default_bounce_address)
                     server_context["recruitment_mail_no_bounce_address"] = True
+                if not server_context["domain_notifications_email"]:
+                    server_context["recruitment_mail_no_default_from"] = True
             message = (
                 self.env["ir.mail_server"]
                 .with_context(**server_context)
