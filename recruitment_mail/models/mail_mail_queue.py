@@ -29,8 +29,11 @@ MODULE_OPERATION_LOCK = 0x524D4D4F  # "RMMO"
 # A queue run's claim on the mails it is sending (mail_mail_send.py) lapses
 # when its database connection ends, or after this long: runs end within a minute.
 CLAIM_LAPSE = timedelta(minutes=10)
-# SQL: nobody else holds this mail (its claim is ours, lapsed, or of a closed connection)
-CLAIM_IS_FREE = """(sending_claim_pid IS NULL OR sending_claim_pid = pg_backend_pid()
+# SQL: nobody else holds this mail (its claim is ours, lapsed, or of a closed
+# connection). Ours: this connection's, or %(claimant)s's when not NULL (the
+# connection of the queue run whose outcomes this one records, see _claimant).
+CLAIM_OURS = "sending_claim_pid = COALESCE(%(claimant)s, pg_backend_pid())"
+CLAIM_IS_FREE = f"""(sending_claim_pid IS NULL OR {CLAIM_OURS}
     OR sending_claimed_at < %(stale)s OR sending_claim_pid NOT IN (SELECT pid FROM pg_stat_activity))"""
 RETENTION_DAYS = 365
 
@@ -145,7 +148,14 @@ class MailMail(models.Model):
     def _due_params(self, **params):
         lane, lanes = self._sending_lanes()
         now = fields.Datetime.now()
-        return dict(params, now=now, stale=now - CLAIM_LAPSE, lane=lane, lanes=lanes)
+        return dict(params, now=now, stale=now - CLAIM_LAPSE, lane=lane, lanes=lanes, claimant=self._claimant())
+
+    def _claimant(self):
+        """The backend pid whose claims are this environment's own, when it
+        is not its cursor's: a queue run records its emails' outcomes through
+        a cursor of its own (mail_mail_send_pipelined.py), which releases and
+        checks the claims of the run's connection. None: its cursor's."""
+        return self.env.context.get("recruitment_mail_claimant")
 
     def _pick_due_ids(self, limit):
         self.flush_model(["state", "scheduled_date", "next_attempt_date"])

@@ -27,7 +27,7 @@ from odoo.addons.mail.models.mail_mail import MailMail as StockMailMail
 
 from ..tools import fates
 from ..tools.delivery import Attempt, FailedConnection, OutgoingMail
-from .mail_mail_queue import CLAIM_IS_FREE, CLAIM_LAPSE
+from .mail_mail_queue import CLAIM_IS_FREE, CLAIM_LAPSE, CLAIM_OURS
 
 _logger = logging.getLogger(__name__)
 
@@ -129,12 +129,14 @@ class MailMail(models.Model):
             "post_send_callback": post_send_callback,
         }
         try:
-            run = self._pipelined_run(smtp_session, mail_server, raise_exception)
+            run = self._pipelined_run(smtp_session, mail_server, raise_exception, auto_commit)
             if run:
                 return self._send_pipelined(run, send_args)
             return self._send_claimed(send_args)
         finally:
             if auto_commit is True:
+                # a new snapshot first: the recording cursor wrote these mails since
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
                 (self - self._in_flight())._release_claims()
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
 
@@ -271,7 +273,7 @@ class MailMail(models.Model):
         query = f"""SELECT id FROM mail_mail
                      WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
                        FOR NO KEY UPDATE SKIP LOCKED"""
-        params = {"ids": list(ids), "stale": now - CLAIM_LAPSE}
+        params = {"ids": list(ids), "stale": now - CLAIM_LAPSE, "claimant": self._claimant()}
         # a failure: claim again on a new snapshot (see _execute_claim)
         if not self._execute_claim(query, params, auto_commit) and not self._execute_claim(query, params, auto_commit):
             _logger.info("Email(s) %s: being sent by another worker, left for a later run", list(ids))
@@ -279,9 +281,9 @@ class MailMail(models.Model):
         claimed = [row[0] for row in self.env.cr.fetchall()]
         if claimed and auto_commit is True:
             self.env.cr.execute(
-                """UPDATE mail_mail SET sending_claim_pid = pg_backend_pid(), sending_claimed_at = %s
+                """UPDATE mail_mail SET sending_claim_pid = COALESCE(%s, pg_backend_pid()), sending_claimed_at = %s
                     WHERE id = ANY(%s)""",
-                (now, claimed),
+                (self._claimant(), now, claimed),
             )
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
         return claimed
@@ -290,9 +292,9 @@ class MailMail(models.Model):
         """Give back the mails this worker claimed and did not send (its run
         ended in time, or the SMTP session was lost)."""
         self.env.cr.execute(
-            """UPDATE mail_mail SET sending_claim_pid = NULL, sending_claimed_at = NULL
-                WHERE id = ANY(%s) AND state = 'outgoing' AND sending_claim_pid = pg_backend_pid()""",
-            (self.ids,),
+            f"""UPDATE mail_mail SET sending_claim_pid = NULL, sending_claimed_at = NULL
+                 WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_OURS}""",
+            {"ids": self.ids, "claimant": self._claimant()},
         )
 
     def _build_messages(self, built, alias_domain_id, mail_server, follower_status, defaults):
@@ -391,7 +393,7 @@ class MailMail(models.Model):
         or None}) in one query: {id: False, CLAIM_SAME or CLAIM_CHANGED}."""
         query = f"""SELECT id, state, write_date, {CLAIM_IS_FREE}
                      FROM mail_mail WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE SKIP LOCKED"""
-        params = {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE}
+        params = {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE, "claimant": self._claimant()}
         if not self._execute_claim(query, params, auto_commit):
             # skip them all: they go in a later run
             _logger.info("Email(s) %s: being sent by another worker, skipped", list(read_at))

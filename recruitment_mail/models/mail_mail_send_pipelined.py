@@ -5,9 +5,11 @@ A provider answers each SMTP command after a network round trip (30-100 ms),
 which one connection spends waiting. A queue run may open up to
 ``smtp_connections`` sessions to a server (its field, or the parameter
 recruitment_mail.smtp_connections for the server of Odoo's configuration
-file): its own thread still claims, builds and records every mail (the ORM
-is not thread-safe), and hands each mail's messages to a sender thread
-(tools/smtp_senders.py) that talks SMTP, pipelined when the server offers it.
+file): its own thread still claims and builds every mail, and hands each
+mail's messages to a sender thread (tools/smtp_senders.py) that talks SMTP,
+pipelined when the server offers it. In the cron, a Recorder thread records
+each outcome as it is reported, with a database cursor of its own (an ORM
+environment is used by one thread only); elsewhere the run's thread does.
 
 Each message still goes through ir.mail_server.send_email, which prepares it
 (envelope, headers) and hands it to a capturing session instead of the
@@ -19,6 +21,7 @@ Odoo's test mode, and not for a send that must raise (raise_exception).
 import logging
 import queue
 import smtplib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from smtplib import SMTP  # the class itself: tests may patch smtplib.SMTP with a double
 
@@ -27,12 +30,19 @@ from odoo import api, models, modules
 from ..tools.delivery import FailedConnection
 from ..tools.smtp_errors import describe_error, refused_recipients
 from ..tools.smtp_pipeline import Outcome, envelope_for
-from ..tools.smtp_senders import SESSION_POOL, SenderThread, unpooled
+from ..tools.smtp_senders import END, SESSION_POOL, SenderThread, unpooled
 from .ir_mail_server import MAX_CONNECTIONS
 
 _logger = logging.getLogger(__name__)
 
-AHEAD = 2  # mails waiting on each sender, so that it never waits for the run
+AHEAD = 5  # mails waiting on each sender, so that it never waits for the run
+STOPPED = object()  # put on run.recorded: the recorder ended
+
+
+class RecorderFailed(Exception):
+    """A run's Recorder stopped on an error (its cause)."""
+
+
 # Mails built at a time (per chunk): few enough that the senders' outcomes are
 # recorded between two builds, enough to share each build's queries.
 BUILD_CHUNK = 32
@@ -70,11 +80,14 @@ class PipelinedRun:
     (sender address) to that server: the next batch is built while the
     senders end the one before, ended once the send() is done. It holds the
     batch being fed: mails built and not handed over yet (outgoing), those
-    left to build (pending); and those a sender has, of any batch (waiting:
-    id -> (OutgoingMail, the send arguments of its batch))."""
+    left to build (pending); and those a sender has, of any batch, until
+    their outcome is committed (waiting: id -> (OutgoingMail, the send
+    arguments of its batch)); in the cron, the Recorder of their outcomes."""
 
     def __init__(self, sessions, key, pool):
         self.connections = [unpooled(session) for session in sessions]
+        self.recorder = None  # a Recorder, in the cron (see start_recorder)
+        self.recorded = queue.Queue()  # from the recorder: [(mail id, post_send_callback)], or STOPPED
         self.key = key
         self.pool = pool
         self.results = queue.Queue()
@@ -93,6 +106,10 @@ class PipelinedRun:
         self.outgoing = {}
         self.waiting = {}
         self.stop = False
+
+    def start_recorder(self, mails, claimant):
+        self.recorder = Recorder(self, mails, claimant)
+        self.recorder.start()
 
     def begin(self, ids):
         """Feed the mails of another batch."""
@@ -116,6 +133,9 @@ class PipelinedRun:
                 sender.finish()
         for sender in self.senders:
             sender.join(timeout=60)
+        if self.recorder is not None:
+            self.results.put(END)  # after the senders' last reports
+            self.recorder.join(timeout=60)
         if self.pool is None:
             return
         if self.pool.runs.get(self.key) is self:
@@ -130,10 +150,48 @@ class PipelinedRun:
                     _logger.debug("Closing an SMTP session: %s", exc)
 
 
+class Recorder(threading.Thread):
+    """Records, in the cron, the outcome of each mail the run's senders
+    report and lets each sender go on, through a database cursor of its own
+    in a thread of its own: the run's thread claims and builds meanwhile,
+    and a sender waits for its last mail's commit (the recording's network
+    and disk waits) without waiting for a build to end. The claims it checks
+    and releases are those of the run's connection (``claimant``, its
+    backend pid). Outcomes reported together are committed together. When
+    recording fails for good (the database went away), it abandons the
+    senders (at most their last mails stay in doubt, as at a crash) and
+    stops; the run's thread raises its error."""
+
+    def __init__(self, run, mails, claimant):
+        super().__init__(name="recruitment_mail-recorder", daemon=True)
+        self.pipelined = run
+        self.registry = mails.env.registry
+        self.uid = mails.env.uid
+        self.su = mails.env.su
+        self.context = dict(mails.env.context, recruitment_mail_claimant=claimant)
+        self.error = None
+
+    def run(self):
+        thread = threading.current_thread()
+        thread.dbname = self.registry.db_name  # for Odoo's log lines
+        thread.uid = self.uid
+        try:
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, self.uid, self.context, su=self.su)
+                env["mail.mail"]._record_until_end(self.pipelined)
+        except BaseException as exc:  # noqa: BLE001  # reported to the run's thread, which raises it
+            _logger.exception("Recording the outcome of the emails the SMTP senders report failed")
+            self.error = exc
+            for sender in self.pipelined.senders:
+                sender.abandon()
+        finally:
+            self.pipelined.recorded.put(STOPPED)
+
+
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
-    def _pipelined_run(self, smtp_session, mail_server, raise_exception):
+    def _pipelined_run(self, smtp_session, mail_server, raise_exception, auto_commit=False):
         """The run of sender threads to send these mails through several
         sessions at once: the one of this send() to this server (kept from
         its batch before), or a new one with the given session first; None to
@@ -168,6 +226,9 @@ class MailMail(models.Model):
         if wanted - 1 > len(extra):
             extra += self._open_sessions(wanted - 1 - len(extra), mail_server, smtp_session.smtp_from)
         run = PipelinedRun([smtp_session, *extra], key, pool)
+        if auto_commit is True:
+            self.env.cr.execute("SELECT pg_backend_pid()")
+            run.start_recorder(self, claimant=self.env.cr.fetchone()[0])
         if pool is not None:
             pool.runs[key] = run
         return run
@@ -273,27 +334,52 @@ class MailMail(models.Model):
     def _in_flight(self):
         """The mails of this send() a sender has, not recorded yet."""
         pool = SESSION_POOL.get()
-        return self.browse([mail_id for run in (pool.runs.values() if pool else ()) for mail_id in run.waiting])
+        # list(): the recorder's thread removes the mails it recorded
+        return self.browse([mail_id for run in (pool.runs.values() if pool else ()) for mail_id in list(run.waiting)])
 
     def _record_reported(self, run, wait):
         """Record the outcome of every mail the senders reported (waiting for
         one first if ``wait``), then let those senders go on: each waits for
         its last mail to be recorded before it ends its next message, so this
-        comes before anything else. In the cron, the outcomes reported
-        together are committed together, one commit rather than one each."""
+        comes before anything else. In the cron the run's Recorder does it:
+        here its thread only learns which mails it recorded (see
+        _take_recorded)."""
+        if run.recorder is not None:
+            return self._take_recorded(run, wait)
+        reported = self._reported(run.results, wait)
+        if reported:
+            self._record(run, reported)
+        return True
+
+    @api.model
+    def _reported(self, results, wait):
+        """What the senders reported on ``results`` (waiting for it if
+        ``wait``): [(sender, mail id, outcomes)], END last if it came."""
         reported = []
         while True:
             try:
-                reported.append(run.results.get(block=wait and not reported))
+                reported.append(results.get(block=wait and not reported))
             except queue.Empty:
                 break
+            if reported[-1] is END:
+                break
+        return reported
+
+    def _record(self, run, reported):
+        """Record these outcomes [(sender, mail id, outcomes)] in this
+        environment and let their senders go on. In the cron, outcomes
+        reported together are committed together, one commit rather than one
+        each. A mail stays in run.waiting until its outcome is committed."""
         together = []
-        for sender, mail_id, outcomes in reported:
-            sender.assigned -= 1
-            built, send_args = run.waiting.pop(mail_id)
+        for _sender, mail_id, outcomes in reported:
+            built, send_args = run.waiting[mail_id]
+            if run.recorder is not None:
+                send_args = self._recording_args(send_args)
             together.append((mail_id, built, outcomes, send_args))
+        recorded = False
         try:
             if len(together) > 1 and together[0][3]["auto_commit"] is True and self._record_together(together):
+                recorded = True
                 return
             for mail_id, built, outcomes, send_args in together:
                 try:
@@ -302,9 +388,65 @@ class MailMail(models.Model):
                     raise
                 except Exception as exc:
                     self.browse(mail_id)._recover_lost_outcome(built, exc, send_args)
+            recorded = True
         finally:
-            for sender, _mail_id, _outcomes in reported:
-                sender.acknowledge()
+            for sender, mail_id, _outcomes in reported:
+                if recorded or run.recorder is None:
+                    # (a recorder that failed abandons its senders instead)
+                    run.waiting.pop(mail_id, None)
+                    sender.done += 1
+                    sender.acknowledge()
+
+    def _recording_args(self, send_args):
+        """The send arguments of a batch, for its outcomes recorded in this
+        environment (the recorder's): its mail server read here, its
+        post_send_callback (the cron's progress) left to the run's thread."""
+        build_args = dict(send_args["build_args"])
+        if build_args.get("mail_server"):
+            build_args["mail_server"] = build_args["mail_server"].with_env(self.env)
+        return dict(send_args, build_args=build_args, post_send_callback=None)
+
+    def _record_until_end(self, run):
+        """The Recorder's loop, in its environment: record what the senders
+        report, and tell the run's thread which mails are done, until the run
+        is closed (END)."""
+        while True:
+            reported = self._reported(run.results, wait=True)
+            ended = reported[-1] is END
+            reported = [item for item in reported if item is not END]
+            if reported:
+                done = [(mail_id, run.waiting[mail_id][1]["post_send_callback"]) for _s, mail_id, _o in reported]
+                self._record(run, reported)
+                run.recorded.put(done)
+            if ended:
+                return
+
+    def _take_recorded(self, run, wait):
+        """In the run's thread: learn which mails its Recorder recorded
+        (waiting for some if ``wait``) and report them to the cron's progress
+        (post_send_callback, in this thread's transaction). Raise
+        RecorderFailed when the Recorder stopped on an error."""
+        done = []
+        stopped = False
+        while True:
+            try:
+                item = run.recorded.get(block=wait and not done)
+            except queue.Empty:
+                break
+            if item is STOPPED:
+                run.recorded.put(STOPPED)  # for any later look
+                stopped = True
+                break
+            done.extend(item)
+        by_callback = {}
+        for mail_id, callback in done:
+            if callback:
+                by_callback.setdefault(callback, []).append(mail_id)
+        for callback, mail_ids in by_callback.items():
+            callback(mail_ids)
+        if stopped:
+            raise RecorderFailed("The recording of the emails' outcomes stopped") from run.recorder.error
+        return True
 
     def _record_together(self, together):
         """Record these mails' outcomes ([(id, built, outcomes, send_args)])
@@ -350,10 +492,14 @@ class MailMail(models.Model):
             mail_id = next(iter(run.outgoing))
             if run.outgoing[mail_id].claim is None:
                 self._claim_ahead(run, len(run.senders) * AHEAD, send_args["auto_commit"])
+                if run.recorder is not None:
+                    self._end_row_locks()
             built = run.outgoing.pop(mail_id)
             captured = self.browse(mail_id)._capture(built, send_args["smtp_session"], send_args)
             if captured is None:
                 continue  # recorded already (nothing to hand over), or not ours
+            if run.recorder is not None and captured[0] is not built:
+                self._end_row_locks()  # claimed again, to be built again (changed since read)
             built, envelopes = captured
             run.waiting[mail_id] = (built, send_args)
             min(live, key=lambda sender: sender.assigned).put(mail_id, envelopes)
@@ -367,6 +513,12 @@ class MailMail(models.Model):
         claims = self._claim_each({mail_id: run.outgoing[mail_id].read_at for mail_id in ahead}, auto_commit)
         for mail_id, claim in claims.items():
             run.outgoing[mail_id].claim = claim
+
+    def _end_row_locks(self):
+        """Commit the run's row locks of its claims (FOR NO KEY UPDATE): the
+        Recorder writes those mails once they are sent, and would wait for
+        them. The claims themselves stay (sending_claim_pid)."""
+        self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (with a Recorder)
 
     def _commit_built(self, auto_commit):
         if auto_commit is True:

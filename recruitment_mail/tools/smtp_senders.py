@@ -117,7 +117,10 @@ class SenderThread(threading.Thread):
         self.quit_at_end = quit_at_end  # the session is this sender's: QUIT it when done
         self.results = results
         self.work = queue.Queue()
-        self.assigned = 0  # mails put on this sender and not reported yet (the run's thread counts them)
+        # mails put on this sender (counted by the thread that puts them) and
+        # recorded (by the thread that records them): each count has one writer
+        self.handed = 0
+        self.done = 0
         self.lost = None  # the error that ended the connection
         self._recorded = threading.Event()
         self._feed = collections.deque()  # envelopes of the mails taken, not yet handed to send_stream
@@ -125,8 +128,13 @@ class SenderThread(threading.Thread):
         self._ended = False
         self._abandoned = False
 
+    @property
+    def assigned(self):
+        """Mails put on this sender and not recorded yet."""
+        return self.handed - self.done
+
     def put(self, key, envelopes):
-        self.assigned += 1
+        self.handed += 1
         self.work.put((key, list(envelopes)))
 
     def finish(self):
