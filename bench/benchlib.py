@@ -177,7 +177,8 @@ class QueryRecorder:
     """Counts (and optionally keeps) every SQL statement run in this thread.
 
     Uses the ``query_hooks`` attribute Odoo's cursor calls for each execute(),
-    so it sees the ORM's queries on every cursor of the thread.
+    so it sees the ORM's queries on every cursor of the thread, and of the
+    threads that take this thread's hooks (the add-on's Recorder).
     """
 
     def __init__(self, keep: bool = False):
@@ -186,15 +187,17 @@ class QueryRecorder:
         self.seconds = 0.0
         self.queries: list[tuple[str, object, float]] = []
         self.active = True
+        self._lock = threading.Lock()
 
     def __call__(self, cr, query, params, start, delay):
         if not self.active:
             return
-        self.count += 1
-        self.seconds += delay
-        if self.keep:
-            text = query.decode() if isinstance(query, bytes) else str(query)
-            self.queries.append((text, params, delay))
+        with self._lock:  # the add-on's queue run may record in a thread of its own
+            self.count += 1
+            self.seconds += delay
+            if self.keep:
+                text = query.decode() if isinstance(query, bytes) else str(query)
+                self.queries.append((text, params, delay))
 
     def __enter__(self):
         thread = threading.current_thread()

@@ -35,7 +35,9 @@ from .ir_mail_server import MAX_CONNECTIONS
 
 _logger = logging.getLogger(__name__)
 
-AHEAD = 5  # mails waiting on each sender, so that it never waits for the run
+# Mails waiting on each sender, so that it never waits for the run: each
+# message goes with the next envelope, also while the run builds.
+AHEAD = 5
 STOPPED = object()  # put on run.recorded: the recorder ended
 
 
@@ -43,8 +45,9 @@ class RecorderFailed(Exception):
     """A run's Recorder stopped on an error (its cause)."""
 
 
-# Mails built at a time (per chunk): few enough that the senders' outcomes are
-# recorded between two builds, enough to share each build's queries.
+# Mails built at a time (per chunk): enough to share each build's queries, few
+# enough that outside the cron (no Recorder) the senders' outcomes are recorded
+# between two builds.
 BUILD_CHUNK = 32
 SEND_EMAIL_OWNERS = {"base", "recruitment_mail"}  # modules whose send_email keeps the message as handed
 
@@ -170,11 +173,14 @@ class Recorder(threading.Thread):
         self.su = mails.env.su
         self.context = dict(mails.env.context, recruitment_mail_claimant=claimant)
         self.error = None
+        # Odoo's hooks on the run's SQL statements (profiler, query counts):
+        # the recording's statements are the run's too
+        self.run_query_hooks = list(getattr(threading.current_thread(), "query_hooks", ()))
 
     def run(self):
-        thread = threading.current_thread()
-        thread.dbname = self.registry.db_name  # for Odoo's log lines
-        thread.uid = self.uid
+        self.dbname = self.registry.db_name  # for Odoo's log lines (and self.uid, as Odoo's threads)
+        if self.run_query_hooks:
+            self.query_hooks = self.run_query_hooks
         try:
             with self.registry.cursor() as cr:
                 env = api.Environment(cr, self.uid, self.context, su=self.su)
