@@ -230,24 +230,22 @@ class MailMail(models.Model):
         _take_recorded)."""
         if run.recorder is not None:
             return self._take_recorded(run, wait)
-        reported = self._reported(run.results, wait)
+        reported = self._drain(run.results, wait, END)
         if reported:
             self._record(run, reported)
         return True
 
     @api.model
-    def _reported(self, results, wait):
-        """What the senders reported on ``results`` (waiting for it if
-        ``wait``): [(sender, mail id, outcomes)], END last if it came."""
-        reported = []
-        while True:
+    def _drain(self, items, wait, last):
+        """What is on the queue ``items`` now (waiting for the first if
+        ``wait``), up to ``last`` (a sentinel: the end) if it came."""
+        got = []
+        while not got or got[-1] is not last:
             try:
-                reported.append(results.get(block=wait and not reported))
+                got.append(items.get(block=wait and not got))
             except queue.Empty:
                 break
-            if reported[-1] is END:
-                break
-        return reported
+        return got
 
     def _record(self, run, reported):
         """Record these outcomes [(sender, mail id, outcomes)] in this
@@ -295,9 +293,10 @@ class MailMail(models.Model):
         report, and tell the run's thread which mails are done, until the run
         is closed (END)."""
         while True:
-            reported = self._reported(run.results, wait=True)
+            reported = self._drain(run.results, True, END)
             ended = reported[-1] is END
-            reported = [item for item in reported if item is not END]
+            if ended:
+                reported.pop()
             if reported:
                 done = [(mail_id, run.waiting[mail_id][1]["post_send_callback"]) for _s, mail_id, _o in reported]
                 self._record(run, reported)
@@ -310,20 +309,13 @@ class MailMail(models.Model):
         (waiting for some if ``wait``) and report them to the cron's progress
         (post_send_callback, in this thread's transaction). Raise
         RecorderFailed when the Recorder stopped on an error."""
-        done = []
-        stopped = False
-        while True:
-            try:
-                item = run.recorded.get(block=wait and not done)
-            except queue.Empty:
-                break
-            if item is STOPPED:
-                run.recorded.put(STOPPED)  # for any later look
-                stopped = True
-                break
-            done.extend(item)
+        got = self._drain(run.recorded, wait, STOPPED)
+        stopped = bool(got) and got[-1] is STOPPED
+        if stopped:
+            got.pop()
+            run.recorded.put(STOPPED)  # for any later look
         by_callback = {}
-        for mail_id, callback in done:
+        for mail_id, callback in (pair for recorded in got for pair in recorded):
             if callback:
                 by_callback.setdefault(callback, []).append(mail_id)
         for callback, mail_ids in by_callback.items():
