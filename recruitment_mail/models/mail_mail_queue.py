@@ -148,12 +148,16 @@ class MailMail(models.Model):
     def _due_params(self, **params):
         lane, lanes = self._sending_lanes()
         now = fields.Datetime.now()
-        return dict(params, now=now, stale=now - CLAIM_LAPSE, lane=lane, lanes=lanes, claimant=self._claimant())
+        return self._claim_params(now, now=now, lane=lane, lanes=lanes, **params)
+
+    def _claim_params(self, as_of, **params):
+        """``params`` with those of CLAIM_IS_FREE, as of ``as_of``."""
+        return dict(params, stale=as_of - CLAIM_LAPSE, claimant=self._claimant())
 
     def _claimant(self):
         """The backend pid whose claims are this environment's own, when it
-        is not its cursor's: a queue run records its emails' outcomes through
-        a cursor of its own (mail_mail_send_pipelined.py), which releases and
+        is not its cursor's: a queue run's Recorder (pipelined_run.py) records
+        its emails' outcomes through a cursor of its own, and releases and
         checks the claims of the run's connection. None: its cursor's."""
         return self.env.context.get("recruitment_mail_claimant")
 

@@ -27,7 +27,7 @@ from odoo.addons.mail.models.mail_mail import MailMail as StockMailMail
 
 from ..tools import fates
 from ..tools.delivery import Attempt, FailedConnection, OutgoingMail
-from .mail_mail_queue import CLAIM_IS_FREE, CLAIM_LAPSE, CLAIM_OURS
+from .mail_mail_queue import CLAIM_IS_FREE, CLAIM_OURS
 
 _logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class MailMail(models.Model):
             return self._send_claimed(send_args)
         finally:
             if auto_commit is True:
-                # a new snapshot first: the recording cursor wrote these mails since
+                # a new snapshot first: the run's Recorder may have written these mails since
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
                 (self - self._in_flight())._release_claims()
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only (auto_commit)
@@ -273,7 +273,7 @@ class MailMail(models.Model):
         query = f"""SELECT id FROM mail_mail
                      WHERE id = ANY(%(ids)s) AND state = 'outgoing' AND {CLAIM_IS_FREE}
                        FOR NO KEY UPDATE SKIP LOCKED"""
-        params = {"ids": list(ids), "stale": now - CLAIM_LAPSE, "claimant": self._claimant()}
+        params = self._claim_params(now, ids=list(ids))
         # a failure: claim again on a new snapshot (see _execute_claim)
         if not self._execute_claim(query, params, auto_commit) and not self._execute_claim(query, params, auto_commit):
             _logger.info("Email(s) %s: being sent by another worker, left for a later run", list(ids))
@@ -393,7 +393,7 @@ class MailMail(models.Model):
         or None}) in one query: {id: False, CLAIM_SAME or CLAIM_CHANGED}."""
         query = f"""SELECT id, state, write_date, {CLAIM_IS_FREE}
                      FROM mail_mail WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE SKIP LOCKED"""
-        params = {"ids": list(read_at), "stale": fields.Datetime.now() - CLAIM_LAPSE, "claimant": self._claimant()}
+        params = self._claim_params(fields.Datetime.now(), ids=list(read_at))
         if not self._execute_claim(query, params, auto_commit):
             # skip them all: they go in a later run
             _logger.info("Email(s) %s: being sent by another worker, skipped", list(read_at))
