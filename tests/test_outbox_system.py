@@ -21,17 +21,25 @@ FIELDS = [
 ]
 
 
+def mail_values(subject, email_to, **values):
+    return {
+        "subject": subject,
+        "email_from": "Agency <jobs@agency.example.com>",
+        "email_to": email_to,
+        "body_html": f"<p>{subject}</p>",
+        **values,
+    }
+
+
 def queue(rpc, subject, email_to, **values):
-    return rpc.create(
-        "mail.mail",
-        {
-            "subject": subject,
-            "email_from": "Agency <jobs@agency.example.com>",
-            "email_to": email_to,
-            "body_html": f"<p>{subject}</p>",
-            **values,
-        },
-    )
+    return rpc.create("mail.mail", mail_values(subject, email_to, **values))
+
+
+def queue_all(rpc, *mails):
+    """Queue these emails, each ``(subject, email_to, values)``, in one
+    transaction: each commit wakes the server's cron thread, which would
+    otherwise send them in several runs while they are being created."""
+    return rpc.create("mail.mail", [mail_values(subject, email_to, **values) for subject, email_to, values in mails])
 
 
 def read(rpc, mail_id):

@@ -8,7 +8,7 @@ import collections
 import pytest
 
 from rpc import RpcError
-from test_outbox_system import queue, wait_until
+from test_outbox_system import queue_all, wait_until
 
 FIELDS = ["outbox_status", "state", "failure_reason", "failure_summary", "next_attempt_date", "message_id"]
 
@@ -36,11 +36,14 @@ def test_a_backlog_goes_through_several_pipelined_connections_once_each(odoo_ser
     smtp_server.reply_delay = 0.02
     smtp_server.reject_replies["gone@example.com"] = "550 5.1.1 User unknown"
     smtp_server.reject_replies["busy@example.com"] = "451 4.7.1 Greylisted, try again later"
-    plain = [queue(rpc, f"Vacancy {n}", f"candidate{n}@example.com") for n in range(40)]
-    partly = queue(rpc, "Shortlist", "anna@example.com, gone@example.com")
-    refused = queue(rpc, "Nobody home", "gone@example.com")
-    deferred = queue(rpc, "Greylisted", "busy@example.com")
     smtp_server.reset_stats()
+    *plain, partly, refused, deferred = queue_all(
+        rpc,
+        *[(f"Vacancy {n}", f"candidate{n}@example.com", {}) for n in range(40)],
+        ("Shortlist", "anna@example.com, gone@example.com", {}),
+        ("Nobody home", "gone@example.com", {}),
+        ("Greylisted", "busy@example.com", {}),
+    )
 
     odoo_server.run_mail_queue()
     every = [*plain, partly, refused, deferred]
@@ -71,8 +74,11 @@ def test_a_server_without_pipelining_still_gets_every_email_once(odoo_server, sm
     set_connections(odoo_server, mail_server, 3)
     smtp_server.pipelining = False
     smtp_server.reject_replies["gone@example.com"] = "550 5.1.1 User unknown"
-    ids = [queue(rpc, f"Interview {n}", f"candidate{n}@example.com") for n in range(15)]
-    partly = queue(rpc, "Shortlist", "anna@example.com, gone@example.com")
+    *ids, partly = queue_all(
+        rpc,
+        *[(f"Interview {n}", f"candidate{n}@example.com", {}) for n in range(15)],
+        ("Shortlist", "anna@example.com, gone@example.com", {}),
+    )
     odoo_server.run_mail_queue()
     assert wait_until(lambda: all(row["state"] != "outgoing" for row in statuses(rpc, [*ids, partly]).values()))
     rows = statuses(rpc, [*ids, partly])
@@ -101,11 +107,14 @@ def test_the_batches_of_several_sender_addresses_share_the_same_connections(odoo
     set_connections(odoo_server, mail_server, 3)
     smtp_server.reply_delay = 0.02
     senders = ["anna@agency.example.com", "ben@agency.example.com", "chloe@agency.example.com"]
-    ids = [
-        queue(rpc, f"Vacancy {n}", f"candidate{n}@example.com", email_from=f"Recruiter <{senders[n % 3]}>")
-        for n in range(30)
-    ]
     smtp_server.reset_stats()
+    ids = queue_all(
+        rpc,
+        *[
+            (f"Vacancy {n}", f"candidate{n}@example.com", {"email_from": f"Recruiter <{senders[n % 3]}>"})
+            for n in range(30)
+        ],
+    )
 
     odoo_server.run_mail_queue()
     assert wait_until(lambda: all(row["state"] != "outgoing" for row in statuses(rpc, ids).values()))
