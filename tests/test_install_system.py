@@ -136,18 +136,20 @@ def test_an_upgrade_during_a_long_drain_waits_for_the_queue_instead_of_being_ref
     rpc = server.rpc
     smtp_server.data_delay = 0.15
     count = 120  # about 18 s of sending: more than two runs
-    ids = [
-        rpc.create(
-            "mail.mail",
+    # One transaction: the cron, woken by each commit, would otherwise send
+    # them in short runs while they are being created, none reaching its time.
+    ids = rpc.create(
+        "mail.mail",
+        [
             {
                 "subject": f"Drain {n}",
                 "email_to": f"candidate{n}@example.com",
                 "email_from": "jobs@agency.example.com",
                 "body_html": "<p>New vacancy</p>",
-            },
-        )
-        for n in range(count)
-    ]
+            }
+            for n in range(count)
+        ],
+    )
     smtp_server.wait_for(5, timeout=120)  # the cron is sending
     module = rpc.search("ir.module.module", [("name", "=", MODULE)])
     rpc.execute_kw("ir.module.module", "button_immediate_upgrade", [module])
