@@ -30,10 +30,16 @@ registry.category("web_tour.tours").add("recruitment_mail_outbox_tour", {
             content: "The Outbox lists the failed email with its reason",
             trigger: '.o_data_row:contains("Tour failed email"):contains("Address syntax error")',
         },
+        {
+            content: "…and the queued email",
+            trigger: '.o_data_row:contains("Tour queued email"):contains("Queued")',
+        },
         ...openFilter("Failed"),
         {
+            // the list as reloaded for the filter: a row ticked before would be replaced
             content: "Only failed email is listed",
-            trigger: '.o_data_row:contains("Tour failed email")',
+            trigger:
+                '.o_list_view:has(.o_data_row:contains("Tour failed email")):not(:has(.o_data_row:contains("Tour queued email")))',
         },
         {
             content: "Tick the failed email",
