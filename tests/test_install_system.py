@@ -7,6 +7,7 @@ import pytest
 
 from conftest import MODULE, served
 from rpc import RpcError
+from test_outbox_system import queue_all
 
 
 @pytest.fixture
@@ -138,18 +139,7 @@ def test_an_upgrade_during_a_long_drain_waits_for_the_queue_instead_of_being_ref
     count = 120  # about 18 s of sending: more than two runs
     # One transaction: the cron, woken by each commit, would otherwise send
     # them in short runs while they are being created, none reaching its time.
-    ids = rpc.create(
-        "mail.mail",
-        [
-            {
-                "subject": f"Drain {n}",
-                "email_to": f"candidate{n}@example.com",
-                "email_from": "jobs@agency.example.com",
-                "body_html": "<p>New vacancy</p>",
-            }
-            for n in range(count)
-        ],
-    )
+    ids = queue_all(rpc, *[(f"Drain {n}", f"candidate{n}@example.com", {}) for n in range(count)])
     smtp_server.wait_for(5, timeout=120)  # the cron is sending
     module = rpc.search("ir.module.module", [("name", "=", MODULE)])
     rpc.execute_kw("ir.module.module", "button_immediate_upgrade", [module])
